@@ -16,6 +16,8 @@ them into an ``OperationOutcome``.
         ├── NotFound                  404 not-found      no such route or resource type
         ├── MethodNotAllowed          405 not-supported
         ├── PayloadTooLarge           413 too-costly
+        ├── UriTooLong                414 too-costly
+        ├── HeadersTooLarge           431 too-costly
         ├── AuthenticationRequired    401 login          no usable credential
         ├── Forbidden                 403 forbidden      credential valid, access denied
         └── UpstreamError             502 transient      the upstream failed or is unreachable
@@ -30,6 +32,7 @@ class PhigateError(Exception):
     status: int = 500
     code: str = "exception"
     message: str = "The gateway could not process the request."
+    headers: tuple[tuple[str, str], ...] = ()  # response headers the error calls for
 
     def __init__(self, message: str | None = None) -> None:
         if message is not None:
@@ -79,10 +82,23 @@ class PayloadTooLarge(RequestError):
     message = "The request is too large."
 
 
+class UriTooLong(RequestError):
+    status = 414
+    code = "too-costly"
+    message = "The request URL is too long."
+
+
+class HeadersTooLarge(RequestError):
+    status = 431
+    code = "too-costly"
+    message = "The request headers are too large."
+
+
 class AuthenticationRequired(RequestError):
     status = 401
     code = "login"
     message = "Authentication is required: send a valid bearer access token."
+    headers = (("www-authenticate", 'Bearer realm="phigate"'),)
 
 
 class Forbidden(RequestError):

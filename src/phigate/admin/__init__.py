@@ -1,0 +1,1 @@
+"""Admin use cases over the ports (no HTML): vendors, clients, keys, reviews."""

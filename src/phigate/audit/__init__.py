@@ -1,0 +1,1 @@
+"""Evidence: audit events, hash chain and checkpoints, disclosures, BALP AuditEvent export."""

@@ -1,0 +1,1 @@
+"""Access policy as values: SMART scopes, access decisions and obligations, data contracts (pure)."""

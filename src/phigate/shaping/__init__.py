@@ -1,0 +1,1 @@
+"""Response shaping: minimisation, masking, de-identification, JWE."""

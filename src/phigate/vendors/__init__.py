@@ -1,0 +1,1 @@
+"""Third-party risk: vendor registry, evidence, assessments, posture, incidents, access reviews."""
