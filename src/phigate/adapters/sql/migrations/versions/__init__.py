@@ -1,0 +1,1 @@
+"""Migration revisions, one per schema change, in ``down_revision`` order."""
