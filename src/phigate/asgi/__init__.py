@@ -1,0 +1,1 @@
+"""ASGI edge: the public gateway application, the admin application, listeners and the node runtime."""

@@ -1,0 +1,115 @@
+"""``phigate demo``: the embedded demo EHR behind the gateway, on loopback, with state in one folder."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvloop
+import yaml
+
+from phigate.adapters.kms import generate_master_key
+from phigate.adapters.pki import DevPki, ensure_dev_pki
+from phigate.asgi.runtime import run_node
+from phigate.asgi.server import BoundListener, Listener
+from phigate.cli.output import fail, reported_errors
+from phigate.demo.ehr import create_ehr_app
+from phigate.demo.store import ResourceStore
+from phigate.demo.synthetic import generate
+from phigate.settings import ListenerSettings, TlsSettings, load_settings
+
+LOOPBACK = "127.0.0.1"
+
+
+def demo(
+    reset: Annotated[bool, typer.Option("--reset", help="Delete the demo state and start fresh.")] = False,
+    directory: Annotated[Path, typer.Option("--dir", help="Where the demo keeps its state.")] = Path(".phigate-demo"),
+    public_port: Annotated[int, typer.Option(help="Gateway public (FHIR) port.")] = 8443,
+    admin_port: Annotated[int, typer.Option(help="Gateway admin port.")] = 9443,
+    ehr_port: Annotated[int, typer.Option(help="Demo EHR (upstream) port.")] = 8880,
+    patients: Annotated[int, typer.Option(min=100, max=5000, help="Synthetic patients in the EHR.")] = 120,
+) -> None:
+    with reported_errors():
+        if reset and directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory = directory.resolve()
+        pki = ensure_dev_pki(directory / "pki")
+        _ensure_master_key(directory / "master.key")
+        config = _write_config(directory, pki, public_port, admin_port, ehr_port)
+        resolved = load_settings(config)
+        store = ResourceStore(generate(patients=patients), directory / "ehr-journal.ndjson")
+        ehr = Listener(
+            create_ehr_app(store, "/fhir"),
+            ListenerSettings(host=LOOPBACK, port=ehr_port, tls=TlsSettings(cert_file=pki.server_cert, key_file=pki.server_key)),
+            "ehr",
+        )
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run_node(resolved, [ehr], on_ready=lambda bound: _quickstart(bound, pki, directory)))
+    typer.echo("phigate demo stopped.")
+
+
+def _ensure_master_key(path: Path) -> None:
+    if path.exists():
+        return
+    path.touch(mode=0o600)
+    path.write_text(generate_master_key() + "\n", encoding="utf-8")
+
+
+def _write_config(directory: Path, pki: DevPki, public_port: int, admin_port: int, ehr_port: int) -> Path:
+    """The demo's phigate.yaml, written afresh each run from the options (the state lives beside it)."""
+    for port in (public_port, admin_port, ehr_port):
+        if not 1 <= port <= 65535:
+            fail(f"port {port} is not between 1 and 65535")
+    tls = {"cert_file": str(pki.server_cert), "key_file": str(pki.server_key)}
+    config = {
+        "environment": "production",
+        "node_id": "demo",
+        "listeners": {
+            "public": {"host": LOOPBACK, "port": public_port, "tls": tls},
+            "admin": {"host": LOOPBACK, "port": admin_port, "tls": tls},
+            "drain_seconds": 5,
+        },
+        "upstreams": {
+            "demo-ehr": {
+                "targets": [{"url": f"https://{LOOPBACK}:{ehr_port}/fhir"}],
+                "ca_file": str(pki.ca_cert),
+                "health_check": {"path": "/metadata", "interval_seconds": 5},
+            }
+        },
+        "routes": [{"base": "/fhir", "upstream": "demo-ehr"}],
+        "storage": {"url": "sqlite+aiosqlite:///phigate.db"},
+        "master_key": {"file": "master.key"},
+        "logging": {"level": "warning", "format": "console"},
+    }
+    path = directory / "phigate.yaml"
+    path.write_text("# Written by `phigate demo` on every start.\n" + yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def _quickstart(bound: Sequence[BoundListener], pki: DevPki, directory: Path) -> None:
+    urls = {listener.name: listener.url for listener in bound}
+    ca = pki.ca_cert
+    typer.echo(
+        f"""
+phigate demo is running (state in {directory}/; Ctrl-C stops it).
+
+  gateway, public FHIR API   {urls['public']}/fhir
+  gateway, admin (metrics)   {urls['admin']}/metrics
+  demo EHR (the upstream)    {urls['ehr']}/fhir
+
+Try:
+  curl --cacert {ca} {urls['public']}/fhir/metadata
+      the CapabilityStatement, public as FHIR requires
+  curl --cacert {ca} {urls['public']}/fhir/Patient
+      401 OperationOutcome: every data request needs an access token (default deny)
+  curl --cacert {ca} {urls['admin']}/metrics
+      Prometheus metrics of the gateway
+  curl --cacert {ca} {urls['ehr']}/fhir/Patient?_count=2
+      the upstream itself, which the gateway protects
+"""
+    )

@@ -1,0 +1,67 @@
+"""``phigate``: the command line entry point."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvloop
+
+from phigate import __version__
+from phigate.asgi.runtime import run_node
+from phigate.cli.demo import demo
+from phigate.cli.keys import keys_app
+from phigate.cli.output import emit, reported_errors
+from phigate.errors import ConfigError
+from phigate.settings import load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="phigate: security gateway for FHIR APIs.")
+config_app = typer.Typer(no_args_is_help=True, help="Check configuration files.")
+app.add_typer(config_app, name="config")
+app.add_typer(keys_app, name="keys")
+app.command(help="Run the embedded demo EHR behind the gateway (loopback only).")(demo)
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The phigate.yaml to use.")]
+
+
+@app.command()
+def serve(config: ConfigOption = Path("phigate.yaml")) -> None:
+    """Run the gateway in front of the configured upstreams until SIGINT/SIGTERM (drains in-flight requests)."""
+    with reported_errors():
+        resolved = load_settings(config)
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run_node(resolved))
+
+
+@config_app.command("check")
+def config_check(
+    file: Annotated[Path, typer.Argument(help="The phigate.yaml to check.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Report every problem in FILE, each with its key path; exit 1 if there is any."""
+    try:
+        load_settings(file)
+    except ConfigError as exc:
+        emit({"valid": False, "problems": exc.problems}, as_json, _render_problems)
+        raise typer.Exit(1) from None
+    emit({"valid": True, "problems": []}, as_json, _render_problems)
+
+
+def _render_problems(result: dict[str, Any]) -> str:
+    if result["valid"]:
+        return "configuration is valid"
+    lines = [f"{len(result['problems'])} problem(s):"]
+    lines += [f"  - {problem}" for problem in result["problems"]]
+    return "\n".join(lines)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,71 @@
+"""One request through the gateway: the ``Exchange`` every pipeline stage reads and adds to.
+
+An exchange starts with the raw request as the listener received it, gathers
+facts (the parsed FHIR request, later the identity, decisions and obligations),
+and ends with exactly one reply: either the upstream's response or an error
+from the tree in ``phigate.errors``. Stages never send anything themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from phigate.errors import PhigateError
+from phigate.fhir.request import FhirRequest
+from phigate.types import RequestId
+
+Headers = list[tuple[str, str]]
+
+
+class Body(Protocol):
+    """A response body that is streamed once, chunk by chunk."""
+
+    def iter_body(self) -> AsyncIterator[bytes]: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Reply:
+    """What goes back to the caller: status, headers, and a body (bytes or a stream)."""
+
+    status: int
+    headers: Headers
+    body: bytes | Body = b""
+
+
+@dataclass(slots=True)
+class Exchange:
+    request_id: RequestId
+    method: str
+    path: str  # the URL path as received, percent-decoded once by the server
+    raw_path: bytes  # the path exactly as sent (still percent-encoded)
+    query: str
+    headers: Headers  # lower-case names
+    client_ip: str
+    scheme: str
+    started: float  # monotonic seconds, for durations
+    read_body: Callable[[int], Awaitable[bytes]]  # reads the request body, at most N+1 bytes
+    route_base: str = ""
+    body: bytes = b""
+    fhir: FhirRequest | None = None
+    upstream_target: str | None = None
+    reply: Reply | None = None
+    error: PhigateError | None = None
+    facts: dict[str, Any] = field(default_factory=dict)  # audit facts added by stages
+    bytes_sent: int = 0
+
+    def header(self, name: str) -> str | None:
+        """The first value of a (lower-case) header name, or None."""
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def relative_path(self) -> str:
+        """The raw path below the route's FHIR base (``/Patient/1``), still percent-encoded."""
+        raw = self.raw_path.decode("latin-1")
+        return raw[len(self.route_base) :]

@@ -1,0 +1,1 @@
+"""Evidence plane: structured logs, metrics (and later detectors, alerts, reactions)."""

@@ -1,0 +1,81 @@
+"""The request path: an ordered tuple of stages over one ``Exchange``.
+
+A stage is an async callable that adds facts to the exchange or ends it by
+raising an error of the tree in ``phigate.errors``. The order is built once, at
+start-up, in :func:`build_pipeline` and read top to bottom; no stage knows the
+next. Stages that later capabilities fill (posture, network, rate, authorise,
+validate) are named slots here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import orjson
+import structlog
+
+from phigate.errors import PhigateError
+from phigate.exchange import Exchange, Reply
+from phigate.fhir.outcome import outcome_for
+from phigate.monitor.metrics import GatewayMetrics
+from phigate.pipeline.accept import Accept
+from phigate.pipeline.forward import Forward
+from phigate.pipeline.identity import deny_without_identity
+from phigate.pipeline.parse import parse
+from phigate.pipeline.record import Record
+from phigate.pipeline.shape import ShapeHeaders
+from phigate.proxy import UpstreamPool
+from phigate.settings import Settings
+
+Stage = Callable[[Exchange], Awaitable[None]]
+FHIR_JSON = "application/fhir+json; charset=utf-8"
+
+log = structlog.get_logger("phigate.pipeline")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    stages: tuple[Stage, ...]
+    shape: ShapeHeaders
+    record: Record
+
+    async def run(self, ex: Exchange) -> Reply:
+        """Run the stages; whatever happens, the exchange ends with one shaped reply."""
+        try:
+            for stage in self.stages:
+                await stage(ex)
+        except PhigateError as error:
+            ex.error = error
+            ex.reply = error_reply(error)
+        except Exception:
+            log.exception("stage_failed", request_id=ex.request_id)
+            ex.error = PhigateError()
+            ex.reply = error_reply(ex.error)
+        assert ex.reply is not None, "the last stage always sets a reply"
+        self.shape(ex)
+        return ex.reply
+
+
+def error_reply(error: PhigateError) -> Reply:
+    body = orjson.dumps(outcome_for(error))
+    return Reply(status=error.status, headers=[("content-type", FHIR_JSON), *error.headers], body=body)
+
+
+def build_pipeline(
+    settings: Settings, route_base: str, upstream: UpstreamPool, metrics: GatewayMetrics, node_id: str
+) -> Pipeline:
+    """The stage order of one route (ARCHITECTURE.md, "The request path")."""
+    stages: tuple[Stage, ...] = (
+        Accept(settings.limits, settings.listeners.trusted_proxies),
+        parse,  # before identity: it is cheap, and it tells which interactions are public
+        deny_without_identity,  # authenticate: slot until the identity issue
+        # posture, network, rate, authorise, validate: slots for their issues
+        Forward(upstream, settings.limits.max_body_bytes),
+    )
+    upstream_bases = tuple(t.url for t in upstream.settings.targets)
+    return Pipeline(
+        stages=stages,
+        shape=ShapeHeaders(settings.listeners.hsts_max_age, upstream_bases),
+        record=Record(metrics, node_id),
+    )

@@ -1,0 +1,78 @@
+"""Stage 1, accept: request id, client IP (trusted-proxy aware), size limits.
+
+The TLS part of acceptance happens in the listener (``phigate.tls``); this
+stage sees a request that already arrived over an accepted connection.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from collections.abc import Sequence
+
+from phigate.errors import HeadersTooLarge, PayloadTooLarge, RequestError, UriTooLong
+from phigate.exchange import Exchange
+from phigate.settings import RequestLimits
+from phigate.types import RequestId
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def new_request_id(offered: str | None) -> RequestId:
+    """Keep a caller's well-formed X-Request-ID (for tracing across systems), else make one."""
+    if offered is not None and _REQUEST_ID.fullmatch(offered):
+        return RequestId(offered)
+    return RequestId(uuid.uuid4().hex)
+
+
+def client_ip(peer: str, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
+    """The first address, from the right, that is not one of our trusted proxies.
+
+    X-Forwarded-For is believed only as far as it was appended by proxies we
+    trust; anything a client wrote there itself stands left of them.
+    """
+    if not trusted or not _is_trusted(peer, trusted) or not forwarded_for:
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            return hop if _is_ip(hop) else peer
+    return hops[0] if hops and _is_ip(hops[0]) else peer
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in trusted)
+
+
+class Accept:
+    def __init__(self, limits: RequestLimits, trusted_proxies: Sequence[str]) -> None:
+        self.limits = limits
+        self.trusted = tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies)
+
+    async def __call__(self, ex: Exchange) -> None:
+        ex.client_ip = client_ip(ex.client_ip, ex.header("x-forwarded-for"), self.trusted)
+        if len(ex.raw_path) + len(ex.query) > self.limits.max_url_bytes:
+            raise UriTooLong()
+        if sum(len(k) + len(v) + 4 for k, v in ex.headers) > self.limits.max_header_bytes:
+            raise HeadersTooLarge()
+        length = ex.header("content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise RequestError("The Content-Length header is not a number.")
+            if int(length) > self.limits.max_body_bytes:
+                raise PayloadTooLarge()
