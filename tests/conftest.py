@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fixtures.fhir_examples import iter_examples  # noqa: E402
+from fixtures.fhir_examples import iter_examples
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -38,7 +38,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Environment(str, Enum):
+class Environment(StrEnum):
     production = "production"
     dev = "dev"
 
@@ -59,7 +59,7 @@ class SecretSource(_Model):
         return f"file {self.file}" if self.file is not None else f"environment variable {self.env}"
 
 
-class ClientCertMode(str, Enum):
+class ClientCertMode(StrEnum):
     none = "none"
     optional = "optional"
     required = "required"
@@ -180,7 +180,9 @@ class StorageSettings(_Model):
     @classmethod
     def _no_inline_password(cls, value: str | None) -> str | None:
         if value is not None and urlsplit(value).password:
-            raise ValueError("holds a password inline; move the URL to a file or variable named by url_secret")
+            raise ValueError(
+                "holds a password inline; move the URL to a file or variable named by url_secret"
+            )
         if value is not None and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value

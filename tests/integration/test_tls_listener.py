@@ -389,13 +389,19 @@ async def refused_soon(port: int, attempts: int = 100) -> bool:
 # -- an independent scanner --------------------------------------------------------------------
 
 
+def ensure_sslyze() -> None:
+    """sslyze lives in a venv of its own (it pins its own OpenSSL build), made once and cached."""
+    if SSLYZE.exists():
+        return
+    venv = SSLYZE.parents[1]
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "sslyze==6.3.1"], check=True, timeout=600, capture_output=True)
+
+
 @pytest.mark.slow
 async def test_sslyze_finds_only_the_intermediate_profile(pki: DevPki, port: int, tmp_path: Path) -> None:
-    if not SSLYZE.exists():
-        pytest.skip(
-            "sslyze is not installed: python -m venv tests/.cache/sslyze-venv && "
-            "tests/.cache/sslyze-venv/bin/pip install sslyze==6.3.1"
-        )
+    ensure_sslyze()
     report = tmp_path / "sslyze.json"
     process = await asyncio.create_subprocess_exec(
         str(SSLYZE), "--mozilla_config", "intermediate", "--certinfo_ca_file", str(pki.ca_cert),

@@ -16,7 +16,10 @@ KEY = "x" * 44
 def minimal(**overrides: object) -> dict[str, object]:
     config: dict[str, object] = {
         "environment": "dev",
-        "listeners": {"public": {"port": 8443, "plain_http": True}, "admin": {"port": 9443, "plain_http": True}},
+        "listeners": {
+            "public": {"port": 8443, "plain_http": True},
+            "admin": {"port": 9443, "plain_http": True},
+        },
         "upstreams": {"ehr": {"targets": [{"url": "https://ehr.example/fhir"}]}},
         "routes": [{"base": "/fhir", "upstream": "ehr"}],
         "master_key": {"env": "PHIGATE_MASTER_KEY"},
@@ -40,17 +43,32 @@ def test_minimal_config_is_valid() -> None:
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ({"routes": [{"base": "/fhir", "upstream": "nope"}]}, "routes.0.upstream: 'nope' is not one of upstreams"),
+        (
+            {"routes": [{"base": "/fhir", "upstream": "nope"}]},
+            "routes.0.upstream: 'nope' is not one of upstreams",
+        ),
         ({"routes": [{"base": "fhir/", "upstream": "ehr"}]}, "routes.0.base: "),
-        ({"upstreams": {"ehr": {"targets": [{"url": "ftp://x"}]}}}, "upstreams.ehr.targets.0.url: must be an absolute"),
+        (
+            {"upstreams": {"ehr": {"targets": [{"url": "ftp://x"}]}}},
+            "upstreams.ehr.targets.0.url: must be an absolute",
+        ),
         (
             {"upstreams": {"ehr": {"targets": [{"url": "https://u:p@ehr.example"}]}}},
             "upstreams.ehr.targets.0.url: must not carry credentials",
         ),
         ({"upstreams": {"ehr": {"targets": []}}}, "upstreams.ehr.targets: "),
-        ({"upstreams": {"ehr": {"targets": [{"url": "https://a"}], "timeouts": {"read": -1}}}}, "upstreams.ehr.timeouts.read"),
-        ({"master_key": {"file": "a", "env": "B"}}, "master_key: give exactly one of 'file', 'env' or 'plugin'"),
-        ({"storage": {"url": "postgresql+asyncpg://app:hunter2@db/phigate"}}, "storage.url: holds a password inline"),
+        (
+            {"upstreams": {"ehr": {"targets": [{"url": "https://a"}], "timeouts": {"read": -1}}}},
+            "upstreams.ehr.timeouts.read",
+        ),
+        (
+            {"master_key": {"file": "a", "env": "B"}},
+            "master_key: give exactly one of 'file', 'env' or 'plugin'",
+        ),
+        (
+            {"storage": {"url": "postgresql+asyncpg://app:hunter2@db/phigate"}},
+            "storage.url: holds a password inline",
+        ),
         ({"storage": {"url": "mysql://db/x"}}, "storage.url: must start with"),
         ({"listeners": {"public": {"port": 70000, "plain_http": True}}}, "listeners.public.port"),
         ({"listeners": {"public": {"port": 8443}}}, "listeners.public: give 'tls'"),
@@ -85,7 +103,11 @@ def test_plain_http_is_refused_in_production() -> None:
 def test_load_resolves_secrets_and_relative_paths(tmp_path: Path) -> None:
     (tmp_path / "master.key").write_text(KEY + "\n")
     path = tmp_path / "phigate.yaml"
-    path.write_text(yaml.safe_dump(minimal(master_key={"file": "master.key"}, storage={"url": "sqlite+aiosqlite:///gw.db"})))
+    path.write_text(
+        yaml.safe_dump(
+            minimal(master_key={"file": "master.key"}, storage={"url": "sqlite+aiosqlite:///gw.db"})
+        )
+    )
     resolved = load_settings(path)
     assert resolved.master_key is not None and resolved.master_key.get_secret_value() == KEY
     assert KEY not in repr(resolved)
@@ -95,7 +117,9 @@ def test_load_resolves_secrets_and_relative_paths(tmp_path: Path) -> None:
 def test_storage_url_secret_from_the_environment(tmp_path: Path) -> None:
     path = tmp_path / "phigate.yaml"
     path.write_text(
-        yaml.safe_dump(minimal(storage={"url": None, "url_secret": {"env": "DB_URL"}}, master_key={"env": "MK"}))
+        yaml.safe_dump(
+            minimal(storage={"url": None, "url_secret": {"env": "DB_URL"}}, master_key={"env": "MK"})
+        )
     )
     url = "postgresql+asyncpg://app:hunter2@127.0.0.1/db"
     resolved = load_settings(path, environ={"DB_URL": url, "MK": KEY})
@@ -107,8 +131,10 @@ def test_missing_secret_and_files_are_named(tmp_path: Path) -> None:
     path = tmp_path / "phigate.yaml"
     raw = minimal(
         master_key={"env": "MK"},
-        listeners={"public": {"port": 8443, "tls": {"cert_file": "none.crt", "key_file": "none.key"}},
-                   "admin": {"port": 9443, "plain_http": True}},
+        listeners={
+            "public": {"port": 8443, "tls": {"cert_file": "none.crt", "key_file": "none.key"}},
+            "admin": {"port": 9443, "plain_http": True},
+        },
     )
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError) as info:

@@ -57,7 +57,9 @@ class GatewayApp:
                 return
         await send_reply(send, error_reply(NotFound()), head=False)
 
-    async def exchange(self, scope: Scope, receive: Receive, send: Send, base: str, pipeline: Pipeline) -> None:
+    async def exchange(
+        self, scope: Scope, receive: Receive, send: Send, base: str, pipeline: Pipeline
+    ) -> None:
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         client = scope.get("client")
         ex = Exchange(
@@ -132,8 +134,10 @@ async def send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
     await send_reply(send, Reply(status, [(k.decode(), v.decode()) for k, v in headers], body), head=False)
 
 
-async def run_lifespan(receive: Receive, send: Send, handler: Callable[[str], Awaitable[None]] | None) -> None:
-    """ASGI lifespan: run ``handler("startup")``/``handler("shutdown")``; a failed start-up stops the server."""
+async def run_lifespan(
+    receive: Receive, send: Send, handler: Callable[[str], Awaitable[None]] | None
+) -> None:
+    """ASGI lifespan: run the handler for startup and shutdown; a failed start-up stops the server."""
     while True:
         message = await receive()
         phase = message["type"].removeprefix("lifespan.")

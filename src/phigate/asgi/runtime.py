@@ -32,9 +32,7 @@ class Node:
 
     def __post_init__(self) -> None:
         self.node_id = self.settings.node_id or self.node_id
-        self.upstreams = {
-            name: UpstreamPool(name, up) for name, up in self.settings.upstreams.items()
-        }
+        self.upstreams = {name: UpstreamPool(name, up) for name, up in self.settings.upstreams.items()}
         pipelines = {
             route.base: build_pipeline(
                 self.settings, route.base, self.upstreams[route.upstream], self.metrics, self.node_id

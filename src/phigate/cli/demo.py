@@ -27,7 +27,9 @@ LOOPBACK = "127.0.0.1"
 
 def demo(
     reset: Annotated[bool, typer.Option("--reset", help="Delete the demo state and start fresh.")] = False,
-    directory: Annotated[Path, typer.Option("--dir", help="Where the demo keeps its state.")] = Path(".phigate-demo"),
+    directory: Annotated[Path, typer.Option("--dir", help="Where the demo keeps its state.")] = Path(
+        ".phigate-demo"
+    ),
     public_port: Annotated[int, typer.Option(help="Gateway public (FHIR) port.")] = 8443,
     admin_port: Annotated[int, typer.Option(help="Gateway admin port.")] = 9443,
     ehr_port: Annotated[int, typer.Option(help="Demo EHR (upstream) port.")] = 8880,
@@ -45,7 +47,11 @@ def demo(
         store = ResourceStore(generate(patients=patients), directory / "ehr-journal.ndjson")
         ehr = Listener(
             create_ehr_app(store, "/fhir"),
-            ListenerSettings(host=LOOPBACK, port=ehr_port, tls=TlsSettings(cert_file=pki.server_cert, key_file=pki.server_key)),
+            ListenerSettings(
+                host=LOOPBACK,
+                port=ehr_port,
+                tls=TlsSettings(cert_file=pki.server_cert, key_file=pki.server_key),
+            ),
             "ehr",
         )
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
@@ -98,18 +104,18 @@ def _quickstart(bound: Sequence[BoundListener], pki: DevPki, directory: Path) ->
         f"""
 phigate demo is running (state in {directory}/; Ctrl-C stops it).
 
-  gateway, public FHIR API   {urls['public']}/fhir
-  gateway, admin (metrics)   {urls['admin']}/metrics
-  demo EHR (the upstream)    {urls['ehr']}/fhir
+  gateway, public FHIR API   {urls["public"]}/fhir
+  gateway, admin (metrics)   {urls["admin"]}/metrics
+  demo EHR (the upstream)    {urls["ehr"]}/fhir
 
 Try:
-  curl --cacert {ca} {urls['public']}/fhir/metadata
+  curl --cacert {ca} {urls["public"]}/fhir/metadata
       the CapabilityStatement, public as FHIR requires
-  curl --cacert {ca} {urls['public']}/fhir/Patient
+  curl --cacert {ca} {urls["public"]}/fhir/Patient
       401 OperationOutcome: every data request needs an access token (default deny)
-  curl --cacert {ca} {urls['admin']}/metrics
+  curl --cacert {ca} {urls["admin"]}/metrics
       Prometheus metrics of the gateway
-  curl --cacert {ca} {urls['ehr']}/fhir/Patient?_count=2
+  curl --cacert {ca} {urls["ehr"]}/fhir/Patient?_count=2
       the upstream itself, which the gateway protects
 """
     )

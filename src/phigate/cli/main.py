@@ -28,7 +28,7 @@ ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The phigate.
 
 @app.command()
 def serve(config: ConfigOption = Path("phigate.yaml")) -> None:
-    """Run the gateway in front of the configured upstreams until SIGINT/SIGTERM (drains in-flight requests)."""
+    """Run the gateway in front of its upstreams until SIGINT/SIGTERM, then drain requests in flight."""
     with reported_errors():
         resolved = load_settings(config)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

@@ -42,7 +42,10 @@ class GatewayMetrics:
         )
         self.in_flight = Gauge("phigate_in_flight", "Exchanges in flight.", registry=self.registry)
         self.upstream_failures = Counter(
-            "phigate_upstream_failures", "Upstream calls that failed, by kind.", ("kind",), registry=self.registry
+            "phigate_upstream_failures",
+            "Upstream calls that failed, by kind.",
+            ("kind",),
+            registry=self.registry,
         )
 
     def render(self) -> bytes:
