@@ -462,3 +462,14 @@ async def test_writes_survive_reopening_the_store_from_its_journal(tmp_path: Pat
         assert again.status_code == 200 and again.json()["meta"]["versionId"] == "3"
     reopened.close()
     assert len(journal.read_bytes().splitlines()) == 4
+
+
+async def test_behind_the_gateway_links_point_at_the_public_base(ehr: httpx.AsyncClient) -> None:
+    forwarded = {"x-forwarded-proto": "https", "x-forwarded-host": "gw.example:8443", "x-forwarded-prefix": "/fhir"}
+    response = await ehr.get("/fhir/Observation", params={"patient": "pat-canary", "_count": "2"}, headers=forwarded)
+    bundle = response.json()
+    urls = [link["url"] for link in bundle["link"]] + [entry["fullUrl"] for entry in bundle["entry"]]
+    assert urls and all(url.startswith("https://gw.example:8443/fhir/") for url in urls), urls
+    # Without the headers, the EHR names itself as before.
+    plain = (await ehr.get("/fhir/Observation", params={"patient": "pat-canary", "_count": "2"})).json()
+    assert all(link["url"].startswith(BASE) for link in plain["link"])

@@ -169,6 +169,6 @@ def _known_type(resource_type: str) -> str:
 
 def _url(request: Request) -> str:
     """The request URL without its query, as a GET search of the same results would use."""
-    url = str(request.url.replace(query="", fragment=""))
-    return url.removesuffix("/_search")
+    below_base = request.url.path.removeprefix(request.scope.get("root_path", ""))
+    return (fhir_base(request) + below_base).removesuffix("/_search")
 

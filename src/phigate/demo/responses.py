@@ -38,7 +38,16 @@ def version_headers(stored: StoredVersion) -> dict[str, str]:
 
 
 def fhir_base(request: Request) -> str:
-    """The FHIR base URL of this request: scheme, host and the path the app is mounted at."""
+    """The FHIR base URL of this request: scheme, host and the path the app is mounted at.
+
+    Behind the gateway, the public base comes from ``X-Forwarded-Proto``, ``-Host`` and
+    ``-Prefix`` (as HAPI FHIR does), so Bundle links and ``fullUrl`` point at the gateway,
+    never past it. The demo EHR listens on loopback only, where the gateway is its one caller.
+    """
+    forwarded = [request.headers.get(f"x-forwarded-{part}") for part in ("proto", "host", "prefix")]
+    if all(forwarded) and forwarded[0] in ("http", "https") and "/" not in str(forwarded[1]):
+        proto, host, prefix = forwarded
+        return f"{proto}://{host}{prefix}".rstrip("/")
     root = request.scope.get("root_path", "")
     return str(request.url.replace(path=root, query="", fragment="")).rstrip("/")
 
