@@ -161,8 +161,14 @@ async def test_status_token_and_not_modifier(ehr: httpx.AsyncClient) -> None:
 async def test_reference_search_with_and_without_type_prefix(ehr: httpx.AsyncClient) -> None:
     expected = sum(o["subject"]["reference"] == "Patient/pat-canary" for o in of_type("Observation"))
     assert expected > 0
-    for query in ("patient=pat-canary", "patient=Patient/pat-canary", "subject=Patient/pat-canary",
-                  "subject:Patient=pat-canary", f"subject={BASE}/Patient/pat-canary", "subject=pat-canary"):
+    for query in (
+        "patient=pat-canary",
+        "patient=Patient/pat-canary",
+        "subject=Patient/pat-canary",
+        "subject:Patient=pat-canary",
+        f"subject={BASE}/Patient/pat-canary",
+        "subject=pat-canary",
+    ):
         assert await total(ehr, f"Observation?{query}") == expected, query
     immunizations = sum(i["patient"]["reference"] == "Patient/pat-canary" for i in of_type("Immunization"))
     assert await total(ehr, "Immunization?patient=pat-canary") == immunizations
@@ -465,8 +471,14 @@ async def test_writes_survive_reopening_the_store_from_its_journal(tmp_path: Pat
 
 
 async def test_behind_the_gateway_links_point_at_the_public_base(ehr: httpx.AsyncClient) -> None:
-    forwarded = {"x-forwarded-proto": "https", "x-forwarded-host": "gw.example:8443", "x-forwarded-prefix": "/fhir"}
-    response = await ehr.get("/fhir/Observation", params={"patient": "pat-canary", "_count": "2"}, headers=forwarded)
+    forwarded = {
+        "x-forwarded-proto": "https",
+        "x-forwarded-host": "gw.example:8443",
+        "x-forwarded-prefix": "/fhir",
+    }
+    response = await ehr.get(
+        "/fhir/Observation", params={"patient": "pat-canary", "_count": "2"}, headers=forwarded
+    )
     bundle = response.json()
     urls = [link["url"] for link in bundle["link"]] + [entry["fullUrl"] for entry in bundle["entry"]]
     assert urls and all(url.startswith("https://gw.example:8443/fhir/") for url in urls), urls
