@@ -203,6 +203,73 @@ class MasterKeySettings(_Model):
         return self
 
 
+class OAuthSettings(_Model):
+    """phigate's own authorisation server (SMART Backend Services) and its tokens."""
+
+    issuer: str | None = None  # public base URL; default https://<public host>:<port>
+    access_token_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
+    signing_algorithm: Literal["ES256", "ES384", "RS256", "PS256"] = "ES256"
+    signing_key_rotation_days: Annotated[int, Field(ge=1, le=365)] = 30
+    assertion_max_seconds: Annotated[int, Field(ge=30, le=300)] = 300
+    clock_skew_seconds: Annotated[int, Field(ge=0, le=300)] = 30
+    max_token_bytes: Annotated[int, Field(ge=1024, le=65536)] = 8192
+    allow_loopback_jwks: bool = False  # a client's jwks_uri on loopback/private addresses: dev and tests only
+
+    @field_validator("issuer")
+    @classmethod
+    def _https_issuer(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must be an https URL without query or fragment, such as https://gw.example.org")
+        return value.rstrip("/")
+
+
+class ExternalIssuerSettings(_Model):
+    """An external OpenID Connect provider whose access tokens the gateway accepts (resource-server mode)."""
+
+    issuer: str
+    audience: str
+    algorithms: Annotated[tuple[Literal["RS256", "RS384", "RS512", "PS256", "PS384", "ES256", "ES384"], ...],
+                          Field(min_length=1)] = ("RS256",)  # fmt: skip
+    jwks_cache_seconds: Annotated[int, Field(ge=10, le=86400)] = 300
+    client_claim: str = "client_id"  # the claim naming the calling client (azp for some providers)
+    scope_claim: str = "scope"  # space-separated string or list (scp)
+    clients: Mapping[str, str] = Field(default_factory=dict)  # external client id -> phigate client id
+
+    @field_validator("issuer")
+    @classmethod
+    def _https_issuer(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError("must be an https URL")
+        return value.rstrip("/")
+
+
+class SharedStateSettings(_Model):
+    """State every node must see at once: replay caches, revocations, counters.
+
+    ``memory://`` keeps it in this process (one node); ``redis://host:port/db`` shares it.
+    """
+
+    url: str | None = "memory://"
+    url_secret: SecretSource | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("must start with memory://, redis:// or rediss://")
+        if urlsplit(value).password:
+            raise ValueError(
+                "holds a password inline; move the URL to a file or variable named by url_secret"
+            )
+        return value
+
+
 class LoggingSettings(_Model):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
@@ -217,7 +284,19 @@ class Settings(_Model):
     routes: Annotated[tuple[RouteSettings, ...], Field(min_length=1)]
     storage: StorageSettings = StorageSettings()
     master_key: MasterKeySettings
+    oauth: OAuthSettings = OAuthSettings()
+    external_issuers: tuple[ExternalIssuerSettings, ...] = ()
+    shared_state: SharedStateSettings = SharedStateSettings()
     logging: LoggingSettings = LoggingSettings()
+
+    @property
+    def issuer(self) -> str:
+        """The authorisation server's issuer: configured, or the public listener's own https URL."""
+        if self.oauth.issuer is not None:
+            return self.oauth.issuer
+        public = self.listeners.public
+        scheme = "http" if public.plain_http else "https"
+        return f"{scheme}://{public.host}:{public.port}"
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
@@ -230,6 +309,8 @@ class Settings(_Model):
         if len(set(bases)) != len(bases):
             problems.append("routes: two routes share one base path")
         if self.environment is Environment.production:
+            if self.oauth.allow_loopback_jwks:
+                problems.append("oauth.allow_loopback_jwks: refused outside environment: dev")
             for name in ("public", "admin"):
                 if getattr(self.listeners, name).plain_http:
                     problems.append(
@@ -245,6 +326,7 @@ class ResolvedSettings(_Model):
 
     settings: Settings
     storage_url: SecretStr
+    shared_state_url: SecretStr = SecretStr("memory://")
     master_key: SecretStr | None = None  # None when a KMS plugin holds the key
     source: Path | None = None
 
@@ -285,6 +367,12 @@ def resolve(
             url = read_secret(settings.storage.url_secret, env)
         except ConfigError as exc:
             problems.extend(f"storage.url_secret: {p}" for p in exc.problems)
+    shared_url = settings.shared_state.url or ""
+    if settings.shared_state.url_secret is not None:
+        try:
+            shared_url = read_secret(settings.shared_state.url_secret, env)
+        except ConfigError as exc:
+            problems.extend(f"shared_state.url_secret: {p}" for p in exc.problems)
     master_key: SecretStr | None = None
     mk = settings.master_key
     if mk.plugin is None:
@@ -296,7 +384,11 @@ def resolve(
     if problems:
         raise ConfigError(problems=problems)
     return ResolvedSettings(
-        settings=settings, storage_url=SecretStr(url), master_key=master_key, source=source
+        settings=settings,
+        storage_url=SecretStr(url),
+        shared_state_url=SecretStr(shared_url),
+        master_key=master_key,
+        source=source,
     )
 
 
