@@ -1,0 +1,221 @@
+"""Turning measured rows into ratios, a JSON document and a Markdown table (pure: no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from scenarios import Scenario
+from wrk import WrkRun
+
+RESULT_WIDTH = 160  # the table's result cell; the JSON keeps every problem in full
+
+
+@dataclass(frozen=True)
+class Row:
+    """One scenario's outcome: a run (checked against the scenario), or the reason it did not run."""
+
+    scenario: Scenario
+    url: str | None = None
+    run: WrkRun | None = None
+    problems: tuple[str, ...] = ()
+    skipped: str | None = None
+    round_rps: tuple[float, ...] = ()  # req/s of every round when measured more than once
+
+    @property
+    def verdict(self) -> str:
+        if self.problems:
+            return "FAILED"
+        if self.skipped is not None or self.run is None:
+            return "skipped"
+        return "ok"
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """``subject`` against ``baseline``: share of the baseline's throughput, and the p50 latency added."""
+
+    subject: str
+    baseline: str
+    throughput_share: float  # subject req/s / baseline req/s
+    p50_added_ms: float
+
+    @property
+    def slowdown(self) -> float:
+        """How many times fewer requests per second than the baseline."""
+        return 1.0 / self.throughput_share if self.throughput_share else float("inf")
+
+
+def combine(rounds: Sequence[Row]) -> Row:
+    """One scenario measured in several rounds as one row: the median-throughput run, every problem.
+
+    The median, not the mean, so that one round disturbed by other work on the machine does not
+    move the figure; with an even count it is the lower of the middle two.
+    """
+    first = rounds[0]
+    problems = tuple(dict.fromkeys(p for r in rounds for p in r.problems))
+    measured = sorted((r for r in rounds if r.run is not None), key=lambda r: _rps(r))
+    if not measured:
+        return Row(first.scenario, url=first.url, problems=problems, skipped=first.skipped)
+    median = measured[(len(measured) - 1) // 2]
+    every = tuple(_rps(r) for r in rounds if r.run is not None)
+    return Row(
+        first.scenario,
+        url=median.url,
+        run=median.run,
+        problems=problems,
+        round_rps=every if len(rounds) > 1 else (),
+    )
+
+
+def _rps(row: Row) -> float:
+    return row.run.requests_per_s if row.run is not None else 0.0
+
+
+def ratios(rows: Sequence[Row]) -> list[Ratio]:
+    """Each measured row against each of its measured baselines, in row order."""
+    measured = {r.scenario.name: r.run for r in rows if r.verdict == "ok" and r.run is not None}
+    found = []
+    for row in rows:
+        subject = measured.get(row.scenario.name)
+        for name in row.scenario.baselines:
+            baseline = measured.get(name)
+            if subject is None or baseline is None or baseline.requests_per_s <= 0:
+                continue
+            found.append(
+                Ratio(
+                    subject=row.scenario.name,
+                    baseline=name,
+                    throughput_share=subject.requests_per_s / baseline.requests_per_s,
+                    p50_added_ms=subject.percentiles_ms["50"] - baseline.percentiles_ms["50"],
+                )
+            )
+    return found
+
+
+def failed(rows: Sequence[Row]) -> list[Row]:
+    return [r for r in rows if r.verdict == "FAILED"]
+
+
+def table(rows: Sequence[Row]) -> str:
+    """A Markdown table, one line per row, readable as plain text too."""
+    heads = [
+        "row",
+        "request",
+        "expect",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "socket errors",
+        "non-2xx/3xx",
+    ]
+    lines = ["| " + " | ".join([*heads, "result"]) + " |", "|---|---|" + "---:|" * 7 + "---|"]
+    for row in rows:
+        s, run = row.scenario, row.run
+        request = f"GET {s.path}" + "".join(f" +{h}" for h in s.headers)
+        if run is None:
+            cells = ["", "", "", "", "", ""]
+        else:
+            p = run.percentiles_ms
+            cells = [
+                f"{run.requests_per_s:,.0f}",
+                f"{p['50']:.2f}",
+                f"{p['90']:.2f}",
+                f"{p['99']:.2f}",
+                str(run.socket_errors.total),
+                str(run.non_2xx_3xx),
+            ]
+        result = _cell(result_text(row), RESULT_WIDTH)
+        lines.append("| " + " | ".join([s.name, request, str(s.expect_status), *cells, result]) + " |")
+    return "\n".join(lines)
+
+
+def ratio_lines(found: Sequence[Ratio]) -> list[str]:
+    return [
+        f"{r.subject} vs {r.baseline}: {r.throughput_share:.1%} of its req/s "
+        f"({_times(r)}), p50 {r.p50_added_ms:+.2f} ms"
+        for r in found
+    ]
+
+
+def _times(r: Ratio) -> str:
+    if r.throughput_share >= 1:
+        return f"{r.throughput_share:.2f}x faster"
+    return f"{r.slowdown:.1f}x slower"
+
+
+def document(rows: Sequence[Row], settings: Mapping[str, Any], machine: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON result of one run."""
+    return {
+        "settings": dict(settings),
+        "machine": dict(machine),
+        "rows": [_row_json(r) for r in rows],
+        "ratios": [{**asdict(r), "slowdown": round(r.slowdown, 3)} for r in ratios(rows)],
+        "failed": [r.scenario.name for r in failed(rows)],
+    }
+
+
+def markdown(rows: Sequence[Row], settings: Mapping[str, Any], machine: Mapping[str, Any]) -> str:
+    """latest.md: when and how it was measured, the table, the ratios and what each row is."""
+    setup = ", ".join(f"{k} {v}" for k, v in settings.items())
+    host = ", ".join(f"{k}: {v}" for k, v in machine.items())
+    parts = [
+        "# phigate benchmark",
+        "",
+        f"Settings: {setup}.",
+        "",
+        f"Machine: {host}.",
+        "",
+        table(rows),
+        "",
+        "## Ratios",
+        "",
+        *[f"- {line}" for line in ratio_lines(ratios(rows))],
+        "",
+        "## Rows",
+        "",
+        *[f"- **{r.scenario.name}**: {r.scenario.about}" for r in rows],
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _cell(text: str, width: int) -> str:
+    """Text fit for one Markdown table cell: no pipe, no newline, at most ``width`` characters."""
+    flat = " ".join(text.replace("|", "/").split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
+
+
+def result_text(row: Row) -> str:
+    if row.problems:
+        return "FAILED: " + "; ".join(row.problems)
+    if row.verdict == "skipped":
+        return f"skipped: {row.skipped}"
+    if len(row.round_rps) > 1:
+        return f"ok (rounds {min(row.round_rps):,.0f}-{max(row.round_rps):,.0f} req/s)"
+    return "ok"
+
+
+def _row_json(row: Row) -> dict[str, Any]:
+    s = row.scenario
+    run = None
+    if row.run is not None:
+        run = asdict(row.run)
+        run["statuses"] = {str(k): v for k, v in row.run.statuses.items()}
+    return {
+        "name": s.name,
+        "server": s.server,
+        "role": s.role,
+        "about": s.about,
+        "method": "GET",
+        "path": s.path,
+        "headers": sorted(s.headers),  # names only: a later row's header may carry a token
+        "expect_status": s.expect_status,
+        "url": row.url,
+        "verdict": row.verdict,
+        "problems": list(row.problems),
+        "skipped": row.skipped,
+        "round_requests_per_s": list(row.round_rps),
+        "wrk": run,
+    }

@@ -1,0 +1,90 @@
+"""What ``make bench`` measures: one :class:`Scenario` per table row, in run order.
+
+A scenario is a declarative entry: which server it hits, the path and headers of its one
+request, the status every response must have, and which rows its throughput is compared
+with. Later issues add rows here (a bearer token in ``headers``, expecting 200).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["reference", "gateway", "candidate"]
+
+METADATA = "/fhir/metadata"
+PATIENT = "/fhir/Patient/1"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    server: str  # a key of run.LAUNCHERS
+    path: str
+    role: Role
+    about: str
+    expect_status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+    baselines: tuple[str, ...] = ()  # names of the rows this one's throughput is compared with
+
+
+DIRECT_AND_NGINX = ("direct", "nginx-proxy")
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "direct", "upstream", METADATA, "reference",
+        "the upstream itself (nginx serving a static ~2 KB FHIR JSON): the ceiling",
+    ),
+    Scenario(
+        "nginx-proxy", "nginx-proxy", METADATA, "reference",
+        "nginx as a plain reverse proxy with upstream keep-alive: the C reference",
+    ),
+    Scenario(
+        "gateway", "gateway", METADATA, "gateway",
+        "phigate serve, plain HTTP (environment dev): public GET /fhir/metadata forwarded upstream",
+        baselines=(*DIRECT_AND_NGINX, "uvicorn-aiohttp"),
+    ),
+    Scenario(
+        "gateway-deny", "gateway", PATIENT, "gateway",
+        "phigate serve, a data read without credentials: the 401 pipeline cost, nothing forwarded",
+        expect_status=401, baselines=DIRECT_AND_NGINX,
+    ),
+    Scenario(
+        "nginx-proxy-tls", "nginx-proxy-tls", METADATA, "reference",
+        "nginx reverse proxy with TLS on the listener: the TLS reference",
+    ),
+    Scenario(
+        "gateway-tls", "gateway-tls", METADATA, "gateway",
+        "phigate serve with TLS on the public listener: GET /fhir/metadata forwarded upstream",
+        baselines=("nginx-proxy-tls", "gateway"),
+    ),
+    Scenario(
+        "uvicorn-aiohttp", "uvicorn-aiohttp", METADATA, "candidate",
+        "bare pure-ASGI proxy on uvicorn (uvloop, httptools) with the aiohttp client",
+        baselines=DIRECT_AND_NGINX,
+    ),
+    Scenario(
+        "uvicorn-httpx", "uvicorn-httpx", METADATA, "candidate",
+        "the same bare proxy on uvicorn with the httpx client",
+        baselines=(*DIRECT_AND_NGINX, "uvicorn-aiohttp"),
+    ),
+    Scenario(
+        "granian-aiohttp", "granian-aiohttp", METADATA, "candidate",
+        "the aiohttp bare proxy on granian (ASGI, one worker, single-threaded runtime, uvloop)",
+        baselines=(*DIRECT_AND_NGINX, "uvicorn-aiohttp"),
+    ),
+)  # fmt: skip
+
+
+def select(scenarios: tuple[Scenario, ...], only: list[str]) -> tuple[Scenario, ...]:
+    """The scenarios named in ``only`` (all when empty); an unknown name raises ValueError."""
+    if not only:
+        return scenarios
+    known = {s.name for s in scenarios}
+    unknown = [name for name in only if name not in known]
+    if unknown:
+        raise ValueError(
+            f"unknown row {', '.join(unknown)}; rows are: {', '.join(s.name for s in scenarios)}"
+        )
+    return tuple(s for s in scenarios if s.name in only)
