@@ -32,6 +32,7 @@ from typing import Any
 import structlog
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from phigate.errors import ConfigError, PhigateError
 from phigate.settings import ListenerSettings
@@ -216,6 +217,30 @@ def _stop_on_signals(running: RunningServers) -> Generator[None, None, None]:
                 signal.signal(sig, previous[sig])
 
 
+class _TlsFactsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol plus the ASGI TLS extension, which uvicorn leaves out.
+
+    Each request scope gets ``extensions["tls"]`` with the peer's certificate
+    (``client_cert_chain``, PEM, as the ASGI spec names it) so that tokens can be
+    bound to a client certificate (RFC 8705).
+    """
+
+    _tls: dict[str, Any] | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            der = ssl_object.getpeercert(binary_form=True)
+            chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
+            self._tls = {"client_cert_chain": chain, "cipher_suite": ssl_object.cipher()[0]}
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._tls is not None:
+            self.scope["extensions"] = {"tls": self._tls}  # type: ignore[dict-item]
+
+
 def _config(listener: Listener, drain_seconds: float) -> uvicorn.Config:
     settings = listener.settings
     context: ssl.SSLContext | None = None
@@ -233,7 +258,7 @@ def _config(listener: Listener, drain_seconds: float) -> uvicorn.Config:
         listener.app,
         host=settings.host,
         port=settings.port,
-        http="httptools",
+        http=_TlsFactsProtocol,
         ws="none",
         lifespan="auto",
         log_config=None,
