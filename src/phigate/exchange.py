@@ -14,7 +14,9 @@ from typing import Any, Protocol
 
 from phigate.errors import PhigateError
 from phigate.fhir.request import FhirRequest
-from phigate.types import RequestId
+from phigate.policy.decisions import CheckResponse
+from phigate.policy.grants import Grant
+from phigate.types import RequestId, VendorId
 
 Headers = list[tuple[str, str]]
 
@@ -24,7 +26,20 @@ class Body(Protocol):
 
     def iter_body(self) -> AsyncIterator[bytes]: ...
 
+    async def read(self, max_bytes: int) -> bytes: ...
+
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who is calling, established by the authenticate stage: the client's grant, its vendor, its token."""
+
+    grant: Grant
+    vendor_id: VendorId
+    token_id: str
+    issuer: str
+    expires_at: int
 
 
 @dataclass(slots=True)
@@ -49,13 +64,24 @@ class Exchange:
     started: float  # monotonic seconds, for durations
     read_body: Callable[[int], Awaitable[bytes]]  # reads the request body, at most N+1 bytes
     route_base: str = ""
+    client_cert_thumbprint: str | None = None  # x5t#S256 of the TLS client certificate (RFC 8705)
     body: bytes = b""
     fhir: FhirRequest | None = None
+    identity: Identity | None = None
+    response_checks: list[CheckResponse] = field(default_factory=list)  # obligations on the reply
     upstream_target: str | None = None
     reply: Reply | None = None
     error: PhigateError | None = None
     facts: dict[str, Any] = field(default_factory=dict)  # audit facts added by stages
     bytes_sent: int = 0
+    body_read: bool = False
+
+    async def request_body(self, limit: int) -> bytes:
+        """The request body, read once (at most ``limit`` + 1 bytes) and kept for later stages."""
+        if not self.body_read:
+            self.body = await self.read_body(limit)
+            self.body_read = True
+        return self.body
 
     def header(self, name: str) -> str | None:
         """The first value of a (lower-case) header name, or None."""

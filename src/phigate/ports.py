@@ -108,3 +108,116 @@ class SecretStore(Protocol):
     async def names(self, purpose: str | None = None) -> list[str]:
         """Names in order, optionally of one purpose only."""
         ...
+
+
+# Shared state: what every gateway node must see at once (issue 3). Appended at the end so that
+# parallel edits of this file do not collide; the error belongs in phigate.errors in the long run.
+from phigate.errors import StorageError  # noqa: E402
+
+
+class SharedStateUnavailable(StorageError):
+    """The shared state service (Redis) cannot be reached or did not answer in time.
+
+    Raised within the adapter's bounded timeout, never after an open-ended wait.
+    The request may be retried: status 503, OperationOutcome code ``transient``.
+    """
+
+    status = 503
+    code = "transient"
+    message = "The gateway's shared state service is unavailable; try again shortly."
+
+
+class ReplayCache(Protocol):
+    """One-time values (a client assertion's or a DPoP proof's ``jti``) seen by every node.
+
+    ``first_use(key, expires_at)`` returns True for exactly one call per ``key``
+    until ``expires_at`` (seconds since the epoch, like a JWT ``exp``) passes,
+    whichever node and task makes it; every other call returns False. The check
+    and the claim are one atomic step, so concurrent calls never both get True.
+    A key whose ``expires_at`` is not in the future returns False: an expired
+    credential is never "first". Callers namespace keys themselves
+    (``assertion:<client_id>:<jti>``, ``dpop:<jkt>:<jti>``) and add their allowed
+    clock skew to ``expires_at``. Raises :class:`SharedStateUnavailable` when the
+    shared service cannot confirm the claim: the caller must refuse the
+    credential, since a "maybe first" would let a replay through.
+    """
+
+    async def first_use(self, key: str, expires_at: float) -> bool: ...
+
+
+class RevocationList(Protocol):
+    """Revoked token ids (``jti``), kept in a local set that every node keeps in sync.
+
+    :meth:`is_revoked` is synchronous and O(1): it reads only the local set, so it
+    answers on the hot path even while the shared service is down. Revocations
+    are never undone; each is forgotten once its ``expires_at`` (the token's
+    ``exp``, epoch seconds) passes, which keeps the set small.
+
+    Call order: :meth:`start` once before use (it loads the full current set and
+    raises :class:`SharedStateUnavailable` when it cannot, so a node never
+    serves with an empty list it did not read), :meth:`close` once at shutdown.
+
+    Failure semantics: :meth:`revoke` returns only after the revocation is stored
+    in the shared service, and it is then seen by every connected node within
+    a second. When it cannot be stored it raises :class:`SharedStateUnavailable`
+    (the issuing node refuses to confirm it) yet this node refuses the token at
+    once and stores it when the service is back. A node cut off from the shared
+    service keeps answering from its local set, reconnects by itself and, once
+    back, reloads the full set; a revocation issued elsewhere meanwhile reaches
+    it then. ``connected`` tells whether the node is in sync right now.
+    """
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def is_revoked(self, token_id: str) -> bool: ...
+
+    async def revoke(self, token_id: str, expires_at: float) -> None: ...
+
+
+class SharedState(Protocol):
+    """The bundle of shared-state adapters one node uses, chosen by ``shared_state.url``.
+
+    ``label`` names the backend for logs and readiness ("memory", "Redis");
+    ``connected`` is False while the node is cut off from the shared service.
+    :meth:`start` before use, :meth:`close` at shutdown (both once).
+    """
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def replay_cache(self) -> ReplayCache: ...
+
+    @property
+    def revocations(self) -> RevocationList: ...
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+# Remote JSON documents for identity (issue 3): an external issuer's discovery document and
+# JWKS, a client's registered jwks_uri. Implemented in phigate.proxy (the only HTTP client user).
+from typing import Any  # noqa: E402
+
+
+class JwksFetcher(Protocol):
+    """Fetches one JSON object from an ``https`` URL that configuration or a registration named.
+
+    The URL is never taken from a token header. The implementation guards
+    against SSRF: ``https`` only, no redirects, no private, loopback, link-local
+    or multicast destination, a size cap, a timeout, a JSON object only. Every
+    failure, whatever its cause, raises :class:`phigate.errors.UpstreamError`
+    (a subclass with a ``reason`` for logs), never a library exception. No
+    caching here: callers cache what they fetched. Safe to call concurrently.
+    """
+
+    async def fetch_json(self, url: str) -> Mapping[str, Any]: ...

@@ -7,6 +7,7 @@ becomes an ``Exchange`` run through that route's pipeline; anything else is a
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -15,6 +16,8 @@ import orjson
 
 from phigate.errors import NotFound
 from phigate.exchange import Exchange, Reply
+from phigate.oauth.endpoints import SMART_DISCOVERY_SUFFIX
+from phigate.oauth.rfc8705 import certificate_thumbprint
 from phigate.pipeline import Pipeline, error_reply
 from phigate.pipeline.accept import new_request_id
 
@@ -23,6 +26,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Readiness = Callable[[], dict[str, Any]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class GatewayApp:
@@ -31,11 +35,14 @@ class GatewayApp:
         routes: dict[str, Pipeline],
         readiness: Readiness,
         lifespan: Callable[[str], Awaitable[None]] | None = None,
+        oauth_app: ASGIApp | None = None,
     ) -> None:
         # Longest base first, so /fhir/r4 wins over /fhir.
         self.routes = sorted(routes.items(), key=lambda item: -len(item[0]))
         self.readiness = readiness
         self.lifespan = lifespan
+        self.oauth_app = oauth_app
+        self.oauth_paths = frozenset(base + SMART_DISCOVERY_SUFFIX for base in routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -50,6 +57,11 @@ class GatewayApp:
         if path == "/readyz":
             report = self.readiness()
             await send_json(send, 200 if report["ready"] else 503, report)
+            return
+        if self.oauth_app is not None and (
+            path.startswith(("/oauth2/", "/.well-known/")) or path in self.oauth_paths
+        ):
+            await self.oauth_app(scope, receive, send)
             return
         for base, pipeline in self.routes:
             if path == base or path.startswith(base + "/"):
@@ -74,12 +86,19 @@ class GatewayApp:
             started=time.monotonic(),
             read_body=_body_reader(receive),
             route_base=base,
+            client_cert_thumbprint=_client_cert_thumbprint(scope),
         )
         try:
             reply = await pipeline.run(ex)
             ex.bytes_sent = await send_reply(send, reply, head=ex.method == "HEAD")
         finally:
             pipeline.record(ex)
+
+
+def _client_cert_thumbprint(scope: Scope) -> str | None:
+    """x5t#S256 of the TLS client certificate the listener saw (ASGI TLS extension), if any."""
+    chain = scope.get("extensions", {}).get("tls", {}).get("client_cert_chain") or []
+    return certificate_thumbprint(ssl.PEM_cert_to_DER_cert(chain[0])) if chain else None
 
 
 def _first(headers: list[tuple[str, str]], name: str) -> str | None:

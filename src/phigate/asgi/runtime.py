@@ -1,60 +1,125 @@
-"""One gateway node assembled from its settings: upstream pools, pipelines, the two applications."""
+"""One gateway node assembled from its settings and services: pipelines, authorisation server, the apps."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from starlette.applications import Starlette
 
-from phigate.adapters.kms import Keyring, master_key_from_settings
-from phigate.adapters.sql import SqlDataKeyStore, open_database
 from phigate.asgi.admin import create_admin_app
 from phigate.asgi.gateway import GatewayApp
+from phigate.asgi.oauth_routes import create_oauth_app
 from phigate.asgi.server import Listener, OnReady, serve
+from phigate.asgi.services import Services
 from phigate.monitor.logs import configure_logging
 from phigate.monitor.metrics import GatewayMetrics
+from phigate.oauth.endpoints import Endpoints
+from phigate.oauth.external import ExternalIssuer
+from phigate.oauth.oidc.discovery import provider_metadata
+from phigate.oauth.resource import CachedClients, ResourceServer
+from phigate.oauth.rfc7523 import AssertionAuthenticator, ClientKeys
+from phigate.oauth.rfc9068 import AccessTokens
+from phigate.oauth.server import AuthorizationServer
+from phigate.oauth.smart.discovery import smart_configuration
 from phigate.pipeline import build_pipeline
 from phigate.proxy import UpstreamPool
+from phigate.proxy.fetch import GuardedFetcher
 from phigate.settings import ResolvedSettings, Settings
 
 log = structlog.get_logger("phigate.node")
+KEY_REFRESH_SECONDS = 20.0  # well under the signing keys' activation delay (60 s)
+SCOPES_SUPPORTED = ["system/*.rs", "system/*.cruds", "system/Patient.rs", "system/Observation.rs"]
 
 
-@dataclass
 class Node:
-    settings: Settings
-    node_id: str = field(default_factory=socket.gethostname)
-    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
-
-    def __post_init__(self) -> None:
-        self.node_id = self.settings.node_id or self.node_id
-        self.upstreams = {name: UpstreamPool(name, up) for name, up in self.settings.upstreams.items()}
+    def __init__(self, settings: Settings, services: Services, node_id: str | None = None) -> None:
+        self.settings = settings
+        self.services = services
+        self.node_id = node_id or settings.node_id or socket.gethostname()
+        self.metrics = GatewayMetrics()
+        self.endpoints = Endpoints.of(settings)
+        self.upstreams = {name: UpstreamPool(name, up) for name, up in settings.upstreams.items()}
+        self.fetcher = GuardedFetcher(allow_loopback=settings.oauth.allow_loopback_jwks)
+        self.authorization_server = self._authorization_server()
+        resource_server = self._resource_server()
         pipelines = {
             route.base: build_pipeline(
-                self.settings, route.base, self.upstreams[route.upstream], self.metrics, self.node_id
+                settings, route.base, self.upstreams[route.upstream], self.metrics, self.node_id, resource_server
             )
-            for route in self.settings.routes
+            for route in settings.routes
         }
-        self.public_app = GatewayApp(pipelines, self.readiness, lifespan=self.lifespan)
+        oauth_app = create_oauth_app(
+            self.authorization_server,
+            services.signing_keys.jwks,
+            provider_metadata(self.endpoints, settings.oauth.signing_algorithm, SCOPES_SUPPORTED),
+            smart_configuration(self.endpoints, SCOPES_SUPPORTED),
+            tuple(route.base for route in settings.routes),
+        )
+        self.public_app = GatewayApp(pipelines, self.readiness, lifespan=self.lifespan, oauth_app=oauth_app)
         self.admin_app: Starlette = create_admin_app(self.metrics, self.readiness)
+        self._refresh: asyncio.Task[None] | None = None
+
+    def _authorization_server(self) -> AuthorizationServer:
+        services, oauth = self.services, self.settings.oauth
+        authenticator = AssertionAuthenticator(
+            services.clients, ClientKeys(self.fetcher), services.shared.replay_cache, oauth
+        )
+        return AuthorizationServer(
+            self.endpoints, authenticator, self._tokens(), services.shared.replay_cache, services.shared.revocations
+        )
+
+    def _tokens(self) -> AccessTokens:
+        return AccessTokens(self.services.signing_keys, self.settings.oauth, self.endpoints.issuer)
+
+    def _resource_server(self) -> ResourceServer:
+        shared = self.services.shared
+        return ResourceServer(
+            tokens=self._tokens(),
+            audiences=frozenset(self.endpoints.fhir_bases),
+            external=[ExternalIssuer(issuer, self.fetcher) for issuer in self.settings.external_issuers],
+            revocations=shared.revocations,
+            replay=shared.replay_cache,
+            clients=CachedClients(self.services.clients),
+        )
 
     async def lifespan(self, phase: str) -> None:
         if phase == "startup":
+            await self.services.shared.start()
             for pool in self.upstreams.values():
                 await pool.start()
-        else:
-            for pool in self.upstreams.values():
-                await pool.close()
+            self._refresh = asyncio.create_task(self._refresh_keys(), name="signing-key-refresh")
+            return
+        if self._refresh is not None:
+            self._refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh
+        for pool in self.upstreams.values():
+            await pool.close()
+        await self.fetcher.close()
+        await self.services.shared.close()
+
+    async def _refresh_keys(self) -> None:
+        """Pick up signing keys other nodes made, and rotate ours when due."""
+        while True:
+            await asyncio.sleep(KEY_REFRESH_SECONDS)
+            try:
+                await self.services.signing_keys.ensure_current(time.time())
+            except Exception:  # a store hiccup must not end the loop; the next round retries
+                log.warning("signing_key_refresh_failed", exc_info=True)
 
     def readiness(self) -> dict[str, Any]:
         health = {name: pool.health() for name, pool in self.upstreams.items()}
+        shared = self.services.shared
         return {
-            "ready": all(h.ready for h in health.values()),
+            "ready": all(h.ready for h in health.values()) and shared.connected,
             "node": self.node_id,
+            "shared_state": {"backend": shared.label, "connected": shared.connected},
             "upstreams": {name: h.as_dict() for name, h in health.items()},
         }
 
@@ -64,7 +129,7 @@ async def run_node(
     extra_listeners: Sequence[Listener] = (),
     on_ready: OnReady | None = None,
 ) -> None:
-    """Start one node: logging, the store (migrated), the keyring (proves the master key), the listeners.
+    """Start one node: logging, services (store, keyring, shared state), the listeners.
 
     Returns after SIGINT/SIGTERM once requests in flight have drained. A wrong
     or missing master key, or an unreachable store, stops it before any
@@ -72,18 +137,16 @@ async def run_node(
     """
     settings = resolved.settings
     configure_logging(settings.logging.level, settings.logging.format)
-    db = await open_database(resolved.storage_url.get_secret_value())
+    services = await Services.open(resolved)
     try:
-        await db.migrate()
-        await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
-        node = Node(settings)
+        node = Node(settings, services)
         listeners = [
             Listener(node.public_app, settings.listeners.public, "public"),
             Listener(node.admin_app, settings.listeners.admin, "admin"),
             *extra_listeners,
         ]
-        log.info("node_starting", node=node.node_id, store=db.label)
+        log.info("node_starting", node=node.node_id, store=services.db.label, shared=services.shared.label)
         await serve(listeners, drain_seconds=settings.listeners.drain_seconds, on_ready=on_ready)
         log.info("node_stopped", node=node.node_id)
     finally:
-        await db.close()
+        await services.close()

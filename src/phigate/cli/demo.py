@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -15,12 +16,16 @@ import yaml
 from phigate.adapters.kms import generate_master_key
 from phigate.adapters.pki import DevPki, ensure_dev_pki
 from phigate.asgi.runtime import run_node
+from phigate.adapters.sql.vendors import SqlVendorRegistry
 from phigate.asgi.server import BoundListener, Listener
+from phigate.cli.clients import register_client
 from phigate.cli.output import fail, reported_errors
+from phigate.cli.vendors import migrated_database, register_vendor
 from phigate.demo.ehr import create_ehr_app
 from phigate.demo.store import ResourceStore
 from phigate.demo.synthetic import generate
-from phigate.settings import ListenerSettings, TlsSettings, load_settings
+from phigate.settings import ListenerSettings, ResolvedSettings, TlsSettings, load_settings
+from phigate.types import VendorId
 
 LOOPBACK = "127.0.0.1"
 
@@ -55,8 +60,39 @@ def demo(
             "ehr",
         )
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(run_node(resolved, [ehr], on_ready=lambda bound: _quickstart(bound, pki, directory)))
+            clients = runner.run(seed_demo_parties(resolved, directory / "clients"))
+            quickstart = partial(_quickstart, pki=pki, directory=directory, clients=clients)
+            runner.run(run_node(resolved, [ehr], on_ready=quickstart))
     typer.echo("phigate demo stopped.")
+
+
+LAB_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
+DEMO_PARTIES = (
+    # vendor id, vendor name, client id, client name, registered scopes
+    ("acme-diagnostics", "Acme Diagnostics", "acme-lab", "Acme lab results feed",
+     f"system/Observation.rs?category={LAB_CATEGORY} system/DiagnosticReport.rs system/Patient.r"),
+    ("medbill", "MedBill Payments", "medbill-claims", "MedBill claims processing",
+     "system/Claim.rs system/Coverage.rs system/Patient.r"),
+    ("cohort-research", "Cohort Research Institute", "cohort-study", "Cohort study extraction",
+     "system/Observation.s system/Condition.s system/Patient.s"),
+)  # fmt: skip
+
+
+async def seed_demo_parties(resolved: ResolvedSettings, clients_dir: Path) -> list[Path]:
+    """The demo's third parties, registered once; their credentials files, for the quickstart."""
+    clients_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    async with migrated_database(resolved) as db:
+        for vendor_id, vendor_name, client_id, client_name, scopes in DEMO_PARTIES:
+            credentials = clients_dir / f"{client_id}.json"
+            if credentials.exists():
+                continue
+            if await SqlVendorRegistry(db).get(VendorId(vendor_id)) is None:
+                await register_vendor(db, vendor_name, vendor_id)
+            await register_client(
+                db, resolved.settings, VendorId(vendor_id), client_name, scopes, "ES384", credentials,
+                client_id=client_id,
+            )  # fmt: skip
+    return [clients_dir / f"{party[2]}.json" for party in DEMO_PARTIES]
 
 
 def _ensure_master_key(path: Path) -> None:
@@ -97,22 +133,33 @@ def _write_config(directory: Path, pki: DevPki, public_port: int, admin_port: in
     return path
 
 
-def _quickstart(bound: Sequence[BoundListener], pki: DevPki, directory: Path) -> None:
+def _quickstart(bound: Sequence[BoundListener], pki: DevPki, directory: Path, clients: list[Path]) -> None:
     urls = {listener.name: listener.url for listener in bound}
-    ca = pki.ca_cert
+    public, ca, lab = urls["public"], pki.ca_cert, clients[0]
+    parties = "\n".join(f"  {path.stem:<16} {path}" for path in clients)
     typer.echo(
         f"""
 phigate demo is running (state in {directory}/; Ctrl-C stops it).
 
-  gateway, public FHIR API   {urls["public"]}/fhir
+  gateway, public FHIR API   {public}/fhir
   gateway, admin (metrics)   {urls["admin"]}/metrics
   demo EHR (the upstream)    {urls["ehr"]}/fhir
 
+Third parties (SMART Backend Services clients; their credentials hold private keys):
+{parties}
+
 Try:
-  curl --cacert {ca} {urls["public"]}/fhir/metadata
+  curl --cacert {ca} {public}/fhir/metadata
       the CapabilityStatement, public as FHIR requires
-  curl --cacert {ca} {urls["public"]}/fhir/Patient
+  curl --cacert {ca} {public}/fhir/Patient
       401 OperationOutcome: every data request needs an access token (default deny)
+  TOKEN=$(phigate token --credentials {lab} --cacert {ca})
+      client_credentials with a signed client assertion (private_key_jwt)
+  curl --cacert {ca} -H "Authorization: Bearer $TOKEN" \\
+       "{public}/fhir/Observation?patient=pat-canary&category=laboratory"
+      lab results: within acme-lab's scopes
+  curl --cacert {ca} -H "Authorization: Bearer $TOKEN" {public}/fhir/Claim
+      403 OperationOutcome naming the missing permission
   curl --cacert {ca} {urls["admin"]}/metrics
       Prometheus metrics of the gateway
   curl --cacert {ca} {urls["ehr"]}/fhir/Patient?_count=2

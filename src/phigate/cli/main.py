@@ -12,8 +12,11 @@ import uvloop
 from phigate import __version__
 from phigate.asgi.runtime import run_node
 from phigate.cli.demo import demo
+from phigate.cli.clients import client_app
 from phigate.cli.keys import keys_app
 from phigate.cli.output import emit, reported_errors
+from phigate.cli.token import token
+from phigate.cli.vendors import vendor_app
 from phigate.errors import ConfigError
 from phigate.settings import load_settings
 
@@ -21,6 +24,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="phigate: sec
 config_app = typer.Typer(no_args_is_help=True, help="Check configuration files.")
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
+app.add_typer(vendor_app, name="vendor", help="Third parties (vendors) that own OAuth clients.")
+app.add_typer(client_app, name="client", help="OAuth clients of third parties.")
+app.command(help="Get an access token for a client (SMART Backend Services).")(token)
 app.command(help="Run the embedded demo EHR behind the gateway (loopback only).")(demo)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The phigate.yaml to use.")]

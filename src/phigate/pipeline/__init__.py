@@ -20,10 +20,13 @@ from phigate.exchange import Exchange, Reply
 from phigate.fhir.outcome import outcome_for
 from phigate.monitor.metrics import GatewayMetrics
 from phigate.pipeline.accept import Accept
+from phigate.pipeline.authorise import Authorise
 from phigate.pipeline.forward import Forward
-from phigate.pipeline.identity import deny_without_identity
+from phigate.oauth.resource import ResourceServer
+from phigate.pipeline.identity import Authenticate
 from phigate.pipeline.parse import parse
 from phigate.pipeline.record import Record
+from phigate.pipeline.response_check import check_response
 from phigate.pipeline.shape import ShapeHeaders
 from phigate.proxy import UpstreamPool
 from phigate.settings import Settings
@@ -63,15 +66,23 @@ def error_reply(error: PhigateError) -> Reply:
 
 
 def build_pipeline(
-    settings: Settings, route_base: str, upstream: UpstreamPool, metrics: GatewayMetrics, node_id: str
+    settings: Settings,
+    route_base: str,
+    upstream: UpstreamPool,
+    metrics: GatewayMetrics,
+    node_id: str,
+    resource_server: ResourceServer,
 ) -> Pipeline:
     """The stage order of one route (ARCHITECTURE.md, "The request path")."""
     stages: tuple[Stage, ...] = (
         Accept(settings.limits, settings.listeners.trusted_proxies),
         parse,  # before identity: it is cheap, and it tells which interactions are public
-        deny_without_identity,  # authenticate: slot until the identity issue
-        # posture, network, rate, authorise, validate: slots for their issues
+        Authenticate(resource_server, settings.issuer),
+        # posture, network, rate: slots for their issues
+        Authorise(upstream, settings.limits.max_body_bytes),  # scopes, patient context, obligations
+        # validate: slot for its issue
         Forward(upstream, settings.limits.max_body_bytes),
+        check_response,  # the compartment and scope post-check, only when an obligation asks for it
     )
     upstream_bases = tuple(t.url for t in upstream.settings.targets)
     return Pipeline(

@@ -31,7 +31,7 @@ class Forward:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, ex: Exchange) -> None:
-        body = await ex.read_body(self.max_body_bytes) if ex.method in ("POST", "PUT", "PATCH") else None
+        body = await ex.request_body(self.max_body_bytes) if ex.method in ("POST", "PUT", "PATCH") else None
         if body is not None and len(body) > self.max_body_bytes:
             raise PayloadTooLarge()
         headers = [(k, v) for k, v in ex.headers if k in FORWARDED_REQUEST_HEADERS]

@@ -17,6 +17,8 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
+    UniqueConstraint,
 )
 
 # Named constraints so that later migrations can alter them on every backend.
@@ -59,4 +61,35 @@ secrets = Table(
     Column("data_key_id", String(32), ForeignKey("data_keys.id", ondelete="RESTRICT"), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+vendors = Table(
+    "vendors",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("client_id", String(128), primary_key=True),
+    # RESTRICT: a vendor that owns clients cannot be deleted.
+    Column(
+        "vendor_id", String(64), ForeignKey("vendors.id", ondelete="RESTRICT"), nullable=False, index=True
+    ),
+    Column("name", String(200), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("auth_method", String(32), nullable=False),
+    Column("jwks", Text, nullable=True),  # JSON: public keys only
+    Column("jwks_uri", String(2000), nullable=True),
+    Column("token_binding", String(16), nullable=False),
+    Column("mtls_thumbprint", String(64), nullable=True),
+    Column("secret_hash", String(200), nullable=True),  # scrypt hash, never the secret
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("vendor_id", "name"),
 )

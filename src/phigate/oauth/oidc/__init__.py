@@ -1,0 +1,1 @@
+"""OpenID Connect Discovery 1.0: the issuer's metadata document."""

@@ -1,0 +1,1 @@
+"""SMART App Launch 2.x and Backend Services: the discovery document of the FHIR base."""
