@@ -12,10 +12,9 @@ import httpx
 import pytest
 from aiohttp import web
 
-from fixtures.gateway_stack import free_port
+from fixtures.gateway_stack import free_port, in_process_node
 from phigate.adapters.pki import ensure_dev_pki
-from phigate.asgi.runtime import Node
-from phigate.settings import parse_settings
+from phigate.settings import Settings, parse_settings
 
 SEEN = web.AppKey("seen", list[dict[str, str]])
 METADATA = {
@@ -72,8 +71,8 @@ async def silent_upstream() -> AsyncIterator[str]:
     await server.wait_closed()
 
 
-def node_for(targets: list[str], **upstream: Any) -> Node:
-    settings = parse_settings(
+def settings_for(targets: list[str], **upstream: Any) -> Settings:
+    return parse_settings(
         {
             "environment": "dev",
             "listeners": {
@@ -82,20 +81,17 @@ def node_for(targets: list[str], **upstream: Any) -> Node:
             },
             "upstreams": {"ehr": {"targets": [{"url": t} for t in targets], **upstream}},
             "routes": [{"base": "/fhir", "upstream": "ehr"}],
-            "master_key": {"env": "UNUSED"},
+            "storage": {"url": "sqlite+aiosqlite:///:memory:"},
+            "master_key": {"env": "PHIGATE_TEST_MASTER_KEY"},
         }
     )
-    return Node(settings)
 
 
-async def call(node: Node, path: str, **kwargs: Any) -> httpx.Response:
-    await node.lifespan("startup")
-    try:
+async def call(settings: Settings, path: str, **kwargs: Any) -> httpx.Response:
+    async with in_process_node(settings) as node:
         transport = httpx.ASGITransport(app=node.public_app)
         async with httpx.AsyncClient(transport=transport, base_url="https://gw.example") as http:
             return await http.get(path, **kwargs)
-    finally:
-        await node.lifespan("shutdown")
 
 
 async def test_upstream_identity_headers_are_stripped_and_location_rewritten(
@@ -103,7 +99,7 @@ async def test_upstream_identity_headers_are_stripped_and_location_rewritten(
 ) -> None:
     url, seen = plain_upstream
     reply = await call(
-        node_for([url], health_check={"interval_seconds": 60}),
+        settings_for([url], health_check={"interval_seconds": 60}),
         "/fhir/metadata",
         headers={
             "x-request-id": "trace-abcdef12",
@@ -131,25 +127,25 @@ async def test_failover_to_the_second_target_when_the_first_is_down(
 ) -> None:
     url, _ = plain_upstream
     dead = f"http://127.0.0.1:{free_port()}/fhir"
-    reply = await call(node_for([dead, url], health_check={"interval_seconds": 60}), "/fhir/metadata")
+    reply = await call(settings_for([dead, url], health_check={"interval_seconds": 60}), "/fhir/metadata")
     assert reply.status_code == 200
 
 
 async def test_upstream_refused_is_an_outcome_without_detail() -> None:
     dead = f"http://127.0.0.1:{free_port()}/fhir"
-    reply = await call(node_for([dead], health_check={"interval_seconds": 60}), "/fhir/metadata")
+    reply = await call(settings_for([dead], health_check={"interval_seconds": 60}), "/fhir/metadata")
     assert reply.status_code in (502, 503)
     assert reply.json()["resourceType"] == "OperationOutcome"
     assert "127.0.0.1" not in reply.text and "refused" not in reply.text.lower()
 
 
 async def test_a_silent_upstream_is_a_504_within_the_read_timeout(silent_upstream: str) -> None:
-    node = node_for(
+    settings = settings_for(
         [silent_upstream],
         timeouts={"connect": 1, "read": 0.5, "total": 2},
         health_check={"interval_seconds": 60},
     )
-    reply = await asyncio.wait_for(call(node, "/fhir/metadata"), timeout=5)
+    reply = await asyncio.wait_for(call(settings, "/fhir/metadata"), timeout=5)
     assert reply.status_code == 504
     assert reply.json()["issue"][0]["code"] == "timeout"
 
@@ -167,12 +163,12 @@ async def test_an_untrusted_upstream_certificate_is_a_502_never_a_downgrade(tmp_
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port, ssl_context=context).start()
     try:
-        node = node_for(
+        settings = settings_for(
             [f"https://127.0.0.1:{port}/fhir"],
             ca_file=str(trusted.ca_cert),
             health_check={"interval_seconds": 60},
         )
-        reply = await call(node, "/fhir/metadata")
+        reply = await call(settings, "/fhir/metadata")
     finally:
         await runner.cleanup()
     assert reply.status_code in (502, 503)
