@@ -70,7 +70,11 @@ def create_oauth_app(
         Route(OIDC_DISCOVERY_PATH, openid, methods=["GET"]),
         *(Route(base + SMART_DISCOVERY_SUFFIX, smart, methods=["GET"]) for base in fhir_bases),
     ]
-    handlers: Mapping[Any, Any] = {OAuthError: _oauth_error, PhigateError: _phigate_error, Exception: _failure}
+    handlers: Mapping[Any, Any] = {
+        OAuthError: _oauth_error,
+        PhigateError: _phigate_error,
+        Exception: _failure,
+    }
     return Starlette(routes=routes, exception_handlers=handlers)
 
 
@@ -89,7 +93,9 @@ async def _form(request: Request) -> dict[str, str]:
     from urllib.parse import parse_qsl
 
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body), max_num_fields=50)
+        pairs = parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body), max_num_fields=50
+        )
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequest("The form body is not valid.") from None
     form: dict[str, str] = {}
@@ -105,7 +111,10 @@ def _transport(request: Request, url: str) -> TransportFacts:
     chain = tls.get("client_cert_chain") or []
     thumbprint = certificate_thumbprint(ssl.PEM_cert_to_DER_cert(chain[0])) if chain else None
     return TransportFacts(
-        dpop_proof=request.headers.get("dpop"), client_cert_thumbprint=thumbprint, method=request.method, url=url
+        dpop_proof=request.headers.get("dpop"),
+        client_cert_thumbprint=thumbprint,
+        method=request.method,
+        url=url,
     )
 
 
@@ -127,5 +136,8 @@ async def _phigate_error(_: Request, exc: Exception) -> Response:
 
 async def _failure(_: Request, exc: Exception) -> Response:
     log.error("oauth_endpoint_failed", error_type=type(exc).__name__)
-    body = {"error": "server_error", "error_description": "The authorisation server could not process the request."}
+    body = {
+        "error": "server_error",
+        "error_description": "The authorisation server could not process the request.",
+    }
     return JSONResponse(body, status_code=500, headers=NO_STORE)

@@ -50,7 +50,12 @@ class Node:
         resource_server = self._resource_server()
         pipelines = {
             route.base: build_pipeline(
-                settings, route.base, self.upstreams[route.upstream], self.metrics, self.node_id, resource_server
+                settings,
+                route.base,
+                self.upstreams[route.upstream],
+                self.metrics,
+                self.node_id,
+                resource_server,
             )
             for route in settings.routes
         }
@@ -71,7 +76,11 @@ class Node:
             services.clients, ClientKeys(self.fetcher), services.shared.replay_cache, oauth
         )
         return AuthorizationServer(
-            self.endpoints, authenticator, self._tokens(), services.shared.replay_cache, services.shared.revocations
+            self.endpoints,
+            authenticator,
+            self._tokens(),
+            services.shared.replay_cache,
+            services.shared.revocations,
         )
 
     def _tokens(self) -> AccessTokens:
@@ -82,7 +91,15 @@ class Node:
         return ResourceServer(
             tokens=self._tokens(),
             audiences=frozenset(self.endpoints.fhir_bases),
-            external=[ExternalIssuer(issuer, self.fetcher) for issuer in self.settings.external_issuers],
+            external=[
+                ExternalIssuer(
+                    issuer,
+                    self.fetcher,
+                    max_token_bytes=self.settings.oauth.max_token_bytes,
+                    skew=self.settings.oauth.clock_skew_seconds,
+                )
+                for issuer in self.settings.external_issuers
+            ],
             revocations=shared.revocations,
             replay=shared.replay_cache,
             clients=CachedClients(self.services.clients),

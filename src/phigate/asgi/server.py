@@ -127,7 +127,8 @@ class RunningServers:
             for server, socks, listener in zip(self._servers, sockets, self._listeners, strict=True)
         ]
         self.bound = tuple(
-            _bound(listener, sock) for listener, socks in zip(self._listeners, sockets, strict=True)
+            _bound(listener, sock)
+            for listener, socks in zip(self._listeners, sockets, strict=True)
             for sock in socks
         )
         await self._until_ready()

@@ -15,8 +15,8 @@ import yaml
 
 from phigate.adapters.kms import generate_master_key
 from phigate.adapters.pki import DevPki, ensure_dev_pki
-from phigate.asgi.runtime import run_node
 from phigate.adapters.sql.vendors import SqlVendorRegistry
+from phigate.asgi.runtime import run_node
 from phigate.asgi.server import BoundListener, Listener
 from phigate.cli.clients import register_client
 from phigate.cli.output import fail, reported_errors
@@ -80,11 +80,11 @@ DEMO_PARTIES = (
 
 async def seed_demo_parties(resolved: ResolvedSettings, clients_dir: Path) -> list[Path]:
     """The demo's third parties, registered once; their credentials files, for the quickstart."""
-    clients_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    clients_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before serving
     async with migrated_database(resolved) as db:
         for vendor_id, vendor_name, client_id, client_name, scopes in DEMO_PARTIES:
             credentials = clients_dir / f"{client_id}.json"
-            if credentials.exists():
+            if credentials.exists():  # noqa: ASYNC240 - start-up, before any request
                 continue
             if await SqlVendorRegistry(db).get(VendorId(vendor_id)) is None:
                 await register_vendor(db, vendor_name, vendor_id)

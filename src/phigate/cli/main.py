@@ -11,8 +11,8 @@ import uvloop
 
 from phigate import __version__
 from phigate.asgi.runtime import run_node
-from phigate.cli.demo import demo
 from phigate.cli.clients import client_app
+from phigate.cli.demo import demo
 from phigate.cli.keys import keys_app
 from phigate.cli.output import emit, reported_errors
 from phigate.cli.token import token

@@ -41,7 +41,9 @@ def token(
     }
     status, reply = asyncio.run(_post(document["token_endpoint"], form, cacert))
     if status != 200 or "access_token" not in reply:
-        fail(f"the token endpoint refused: {reply.get('error', status)}: {reply.get('error_description', '')}")
+        fail(
+            f"the token endpoint refused: {reply.get('error', status)}: {reply.get('error_description', '')}"
+        )
     emit(reply, as_json, lambda r: str(r["access_token"]))
 
 
@@ -75,7 +77,10 @@ async def _post(url: str, form: dict[str, str], cacert: Path | None) -> tuple[in
     context = ssl.create_default_context(cafile=str(cacert) if cacert else None)
     timeout = aiohttp.ClientTimeout(total=30)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.post(url, data=form, ssl=context) as r:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(url, data=form, ssl=context) as r,
+        ):
             try:
                 body = await r.json(content_type=None)
             except ValueError:

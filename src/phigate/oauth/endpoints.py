@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from phigate.settings import Settings
 
-TOKEN_PATH = "/oauth2/token"
+TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a path, not a secret
 INTROSPECT_PATH = "/oauth2/introspect"
 REVOKE_PATH = "/oauth2/revoke"
 JWKS_PATH = "/oauth2/jwks"

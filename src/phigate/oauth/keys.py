@@ -55,11 +55,12 @@ class SigningKey:
 class SigningKeys:
     """The node's view of the signing keys; :meth:`ensure_current` and :meth:`reload` refresh it.
 
-    Call :meth:`ensure_current` at start-up (it creates the first key) and then
-    periodically, as :meth:`reload` (at least every ``activation_delay / 2``
-    seconds, so a pending key is known everywhere before it signs). The
-    read-only methods (:meth:`active`, :meth:`jwks`, :meth:`verification_keys`)
-    never touch the store: they are safe on the request path.
+    Call :meth:`ensure_current` at start-up, before serving (it creates the first
+    key), and then on every node at least every ``activation_delay / 2`` seconds
+    (it reloads, rotates when due and retires; idempotent), so a pending key is
+    known everywhere before it signs. :meth:`reload` alone only picks up other
+    nodes' changes. The read-only methods (:meth:`active`, :meth:`jwks`,
+    :meth:`verification_keys`) never touch the store: safe on the request path.
     """
 
     def __init__(

@@ -54,7 +54,9 @@ class RequestFacts:
 class CachedClients:
     """Registry reads on the hot path, cached briefly: a disabled client stops within ``ttl`` seconds."""
 
-    def __init__(self, registry: ClientRegistry, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, registry: ClientRegistry, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ):
         self.registry = registry
         self.ttl = ttl
         self.clock = clock
@@ -119,7 +121,12 @@ class ResourceServer:
         return client
 
     async def _check_binding(
-        self, presented: PresentedToken, claims: Mapping[str, Any], client: OAuthClient, facts: RequestFacts, now: float
+        self,
+        presented: PresentedToken,
+        claims: Mapping[str, Any],
+        client: OAuthClient,
+        facts: RequestFacts,
+        now: float,
     ) -> None:
         cnf = claims.get("cnf") or {}
         if not isinstance(cnf, dict):

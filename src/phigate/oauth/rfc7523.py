@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from phigate.errors import PhigateError
 from phigate.oauth.endpoints import CLIENT_ASSERTION_ALGORITHMS
 from phigate.oauth.jose import KeySet, TokenError, UnknownKeyError, check_claims, parse_unverified, verify_jwt
 from phigate.oauth.rfc6749.errors import InvalidClient, InvalidRequest
@@ -58,9 +59,12 @@ class ClientKeys:
         now = self.clock()
         fresh = cached is not None and now - cached[0] < self.ttl
         may_refresh = cached is None or now - cached[0] >= self.refresh_floor
-        if cached is not None and (fresh and not refresh or not may_refresh):
+        if cached is not None and ((fresh and not refresh) or not may_refresh):
             return cached[1]
-        document = await self.fetcher.fetch_json(client.jwks_uri)
+        try:
+            document = await self.fetcher.fetch_json(client.jwks_uri)
+        except PhigateError:  # the client's JWKS URL is down or refused: its assertion cannot be checked
+            raise TokenError("assertion.jwks_unavailable") from None
         keys = KeySet.from_jwks(document, algorithms=CLIENT_ASSERTION_ALGORITHMS)
         self._cache[key] = (now, keys)
         return keys

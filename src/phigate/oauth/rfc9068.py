@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from phigate.oauth.jose import KeySet, PrivateKey, check_claims, sign_jwt, verify_jwt
 from phigate.settings import OAuthSettings
 
-ACCESS_TOKEN_TYP = "at+jwt"
+ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
 
 
 class TokenKeys(Protocol):
@@ -69,10 +69,13 @@ class AccessTokens:
 
     def verify(self, token: str, audiences: frozenset[str], now: float) -> dict[str, Any]:
         """Claims of one of our own valid access tokens; raises ``TokenError`` (one 401 for every cause)."""
+        keys = self.keys.verification_keys()
         claims = verify_jwt(
             token,
-            self.keys.verification_keys(),
-            algorithms={self.settings.signing_algorithm},
+            keys,
+            # Each key is pinned to its own algorithm; after a change of signing_algorithm the
+            # previous key's tokens stay valid until they expire.
+            algorithms={alg for key in keys for alg in key.algorithms} or {self.settings.signing_algorithm},
             typ=ACCESS_TOKEN_TYP,
             max_bytes=self.settings.max_token_bytes,
         )

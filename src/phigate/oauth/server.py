@@ -28,8 +28,8 @@ from phigate.oauth.rfc6749.errors import (
 from phigate.oauth.rfc7523 import AssertionAuthenticator
 from phigate.oauth.rfc9068 import AccessTokens, Confirmation
 from phigate.oauth.rfc9449 import verify_dpop_proof
-from phigate.policy.scopes import InvalidScope as MalformedScope
 from phigate.policy.scopes import Context, ScopeSet
+from phigate.policy.scopes import InvalidScope as MalformedScope
 from phigate.ports import ReplayCache, RevocationList
 from phigate.vendors.clients import OAuthClient, TokenBinding
 
@@ -116,7 +116,9 @@ class AuthorizationServer:
         except MalformedScope as error:
             raise InvalidScope(error.message) from None
         if requested.named or requested.in_context(Context.PATIENT, Context.USER):
-            raise InvalidScope("client_credentials grants only system/ scopes (no user, patient or launch scopes).")
+            raise InvalidScope(
+                "client_credentials grants only system/ scopes (no user, patient or launch scopes)."
+            )
         granted = requested.within(ScopeSet.parse(client.scopes))
         if not granted:
             raise InvalidScope()

@@ -19,10 +19,10 @@ from phigate.errors import PhigateError
 from phigate.exchange import Exchange, Reply
 from phigate.fhir.outcome import outcome_for
 from phigate.monitor.metrics import GatewayMetrics
+from phigate.oauth.resource import ResourceServer
 from phigate.pipeline.accept import Accept
 from phigate.pipeline.authorise import Authorise
 from phigate.pipeline.forward import Forward
-from phigate.oauth.resource import ResourceServer
 from phigate.pipeline.identity import Authenticate
 from phigate.pipeline.parse import parse
 from phigate.pipeline.record import Record

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from phigate.errors import PayloadTooLarge
 from phigate.exchange import Exchange, Reply
+from phigate.pipeline.parse import is_form_search
 from phigate.proxy import UpstreamPool, UpstreamRequest
 
 FORWARDED_REQUEST_HEADERS = frozenset(
@@ -31,10 +32,15 @@ class Forward:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, ex: Exchange) -> None:
-        body = await ex.request_body(self.max_body_bytes) if ex.method in ("POST", "PUT", "PATCH") else None
+        method, path = ex.method, ex.relative_path
+        if is_form_search(ex):  # its form was folded into ex.query by the parse stage
+            method, path = "GET", path.rstrip("/").removesuffix("/_search")
+        body = await ex.request_body(self.max_body_bytes) if method in ("POST", "PUT", "PATCH") else None
         if body is not None and len(body) > self.max_body_bytes:
             raise PayloadTooLarge()
         headers = [(k, v) for k, v in ex.headers if k in FORWARDED_REQUEST_HEADERS]
+        if body is None:
+            headers = [(k, v) for k, v in headers if k != "content-type"]
         headers += [
             ("x-request-id", ex.request_id),
             ("x-forwarded-for", ex.client_ip),
@@ -45,8 +51,8 @@ class Forward:
         if host is not None:
             headers.append(("x-forwarded-host", host))
         request = UpstreamRequest(
-            method=ex.method,
-            path=ex.relative_path,
+            method=method,
+            path=path,
             query=ex.query,
             headers=headers,
             body=body,

@@ -291,14 +291,37 @@ class ScopeSet:
         return any(mine.covers(scope) for mine in self.clinical)
 
     def within(self, registered: ScopeSet) -> ScopeSet:
-        """What may be granted: each requested scope narrowed to what a registered scope allows."""
+        """What may be granted: each requested scope narrowed to what a registered scope allows.
+
+        The result allows exactly what both sets allow; scopes of one type and
+        constraint set are merged (``.r`` + ``.s`` -> ``.rs``) and covered ones dropped.
+        """
         found = {mine.intersect(theirs) for mine in self.clinical for theirs in registered.clinical}
-        clinical = _minimal(scope for scope in found if scope is not None)
+        clinical = _minimal(_merged(scope for scope in found if scope is not None))
         return ScopeSet(clinical, self.named & registered.named)
 
     def to_string(self) -> str:
         """Canonical text (non-clinical names, then clinical scopes, each sorted) for a token's ``scope``."""
         return " ".join(str(scope) for scope in self)
+
+
+def _merged(scopes: Iterable[ClinicalScope]) -> list[ClinicalScope]:
+    """One scope per (context, type, constraints), holding the union of their permissions.
+
+    The set allows the same either way; merging keeps :func:`_minimal`, which is
+    quadratic, small even when a client requests many variants of one scope.
+    """
+    groups: dict[tuple[Context, str, tuple[Constraint, ...]], list[ClinicalScope]] = {}
+    for scope in scopes:
+        groups.setdefault((scope.context, scope.resource_type, scope.constraints), []).append(scope)
+    return [_union(members) for members in groups.values()]
+
+
+def _union(members: list[ClinicalScope]) -> ClinicalScope:
+    first = members[0]
+    permissions = "".join(p for p in PERMISSIONS if any(p in scope.permissions for scope in members))
+    v1 = all(scope.version == 1 for scope in members) and permissions in _V1_NAMES
+    return ClinicalScope(first.context, first.resource_type, permissions, first.constraints, 1 if v1 else 2)
 
 
 def _minimal(scopes: Iterable[ClinicalScope]) -> frozenset[ClinicalScope]:

@@ -61,6 +61,7 @@ class RedisRevocationList:
         self._local = ExpiringKeys(clock)
         self._unsent: dict[str, float] = {}  # revoked here while cut off: stored and published on reconnect
         self._connected = False
+        self._closing = False
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -102,16 +103,20 @@ class RedisRevocationList:
         self._task = asyncio.create_task(self._follow(pubsub), name="phigate-revocations")
 
     async def close(self) -> None:
+        self._closing = True
         task, self._task = self._task, None
         if task is not None:
+            # Python 3.11's asyncio.timeout, which the driver reads under, can swallow a cancel
+            # that lands as a read times out; the closing flag then ends the loop at its next turn.
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task})
+            if not task.cancelled():
+                task.exception()  # None: the loop only ends by closing or cancellation
         self._connected = False
 
     async def _follow(self, pubsub: PubSub | None) -> None:
         delay = 0.1
-        while True:
+        while not self._closing:
             if pubsub is None:
                 try:
                     pubsub = await self._open_session()
@@ -173,7 +178,7 @@ class RedisRevocationList:
     async def _listen(self, pubsub: PubSub) -> None:
         loop = asyncio.get_running_loop()
         last_heard = next_ping = next_sweep = loop.time()
-        while True:
+        while not self._closing:
             now = loop.time()
             if now >= next_ping:
                 async with asyncio.timeout(self._timeout):

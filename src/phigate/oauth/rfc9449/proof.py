@@ -63,7 +63,7 @@ async def verify_dpop_proof(
     access_token: str | None,
     now: float,
     replay: FirstUse,
-    max_age: float,
+    max_age: float = 60.0,
     nonce: str | None = None,
     accepted_nonces: AbstractSet[str] = frozenset(),
     skew: float = 5.0,
