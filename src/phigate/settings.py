@@ -214,6 +214,7 @@ class OAuthSettings(_Model):
     clock_skew_seconds: Annotated[int, Field(ge=0, le=300)] = 30
     max_token_bytes: Annotated[int, Field(ge=1024, le=65536)] = 8192
     allow_loopback_jwks: bool = False  # a client's jwks_uri on loopback/private addresses: dev and tests only
+    fetch_ca_file: Path | None = None  # CA bundle for JWKS and discovery fetches (default: the system store)
 
     @field_validator("issuer")
     @classmethod
@@ -455,6 +456,9 @@ def _missing_files(settings: Settings) -> list[str]:
             path = getattr(tls, key)
             if path is not None and not path.is_file():
                 problems.append(f"listeners.{name}.tls.{key}: file {path} does not exist")
+    ca = settings.oauth.fetch_ca_file
+    if ca is not None and not ca.is_file():
+        problems.append(f"oauth.fetch_ca_file: file {ca} does not exist")
     for up_name, upstream in settings.upstreams.items():
         for key in ("ca_file", "client_cert_file", "client_key_file"):
             path = getattr(upstream, key)

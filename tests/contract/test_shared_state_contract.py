@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -267,8 +268,18 @@ class RedisServer:
         finally:
             await client.aclose()
 
+    def pause(self) -> None:
+        """Freeze the server: connections stay open but nothing answers (a silent network fault)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     async def kill(self) -> None:
         if self._process is not None and self._process.returncode is None:
+            self._process.send_signal(signal.SIGCONT)
             self._process.kill()
             await self._process.wait()
 
@@ -330,10 +341,27 @@ async def test_nodes_ride_out_a_redis_outage_and_recover_by_themselves(redis_ser
             await state.close()
 
 
-async def test_a_node_does_not_start_without_its_revocations() -> None:
-    state = open_redis_shared_state(f"redis://127.0.0.1:{_free_port()}/0", timeout=0.5)
+@pytest.mark.redis
+async def test_a_server_that_stops_answering_is_noticed_and_never_hangs_a_request(
+    redis_server: RedisServer,
+) -> None:
+    backend = _redis_backend(redis_server.url, "phigate", timeout=0.5, heartbeat=0.5, max_reconnect_delay=0.3)
+    node = await backend.node()
+    try:
+        await node.revocations.revoke("token-a", time.time() + MINUTE)
 
-    with pytest.raises(SharedStateUnavailable):
-        async with asyncio.timeout(5):
-            await state.start()
-    assert state.connected is False
+        redis_server.pause()
+        try:
+            with pytest.raises(SharedStateUnavailable):
+                async with asyncio.timeout(3):
+                    await node.replay_cache.first_use("dpop:jkt:jti-x", time.time() + MINUTE)
+            assert await _eventually(lambda: not node.connected, within=5.0)
+            assert node.revocations.is_revoked("token-a") is True
+        finally:
+            redis_server.resume()
+
+        assert await _eventually(lambda: node.connected, within=10.0)
+        assert await node.replay_cache.first_use("dpop:jkt:jti-x", time.time() + MINUTE) is True
+    finally:
+        for state in backend.nodes:
+            await state.close()

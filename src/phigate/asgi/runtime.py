@@ -31,6 +31,7 @@ from phigate.pipeline import build_pipeline
 from phigate.proxy import UpstreamPool
 from phigate.proxy.fetch import GuardedFetcher
 from phigate.settings import ResolvedSettings, Settings
+from phigate.tls import client_context
 
 log = structlog.get_logger("phigate.node")
 KEY_REFRESH_SECONDS = 20.0  # well under the signing keys' activation delay (60 s)
@@ -45,7 +46,9 @@ class Node:
         self.metrics = GatewayMetrics()
         self.endpoints = Endpoints.of(settings)
         self.upstreams = {name: UpstreamPool(name, up) for name, up in settings.upstreams.items()}
-        self.fetcher = GuardedFetcher(allow_loopback=settings.oauth.allow_loopback_jwks)
+        self.fetcher = GuardedFetcher(
+            allow_loopback=settings.oauth.allow_loopback_jwks, ssl_context=client_context(settings.oauth.fetch_ca_file)
+        )
         self.authorization_server = self._authorization_server()
         resource_server = self._resource_server()
         pipelines = {

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.maint_notifications import MaintNotificationsConfig
 
 from phigate.errors import ConfigError
 from phigate.ports import SharedStateUnavailable
@@ -29,7 +30,7 @@ def connect(url: str, *, timeout: float) -> Redis:
     value) when the URL cannot be parsed.
     """
     try:
-        return Redis.from_url(
+        client = Redis.from_url(
             url,
             socket_connect_timeout=timeout,
             socket_timeout=timeout,
@@ -37,9 +38,14 @@ def connect(url: str, *, timeout: float) -> Redis:
             retry=Retry(NoBackoff(), 0),
             decode_responses=True,
             client_name="phigate",
+            # Maintenance notifications relax read timeouts (to 10 s by default): no bounded wait then.
+            maint_notifications_config=MaintNotificationsConfig(enabled=False),
         )
-    except ValueError:
+        pool = client.connection_pool
+        pool.connection_class(**pool.connection_kwargs)  # unknown URL options fail here, not mid-request
+    except (ValueError, TypeError):
         raise ConfigError(problems=["shared_state.url: is not a valid Redis URL"]) from None
+    return client
 
 
 @asynccontextmanager
