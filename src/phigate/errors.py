@@ -12,6 +12,7 @@ them into an ``OperationOutcome``.
     ├── ConfigError                   start-up: a config key is wrong (names the key path)
     ├── KeyStoreError                 start-up: master key missing/wrong, a key cannot be unwrapped
     ├── StorageError                  a store cannot be reached or its schema is not current
+    │   └── SharedStateUnavailable    503 transient      the shared state (Redis) did not answer in time
     └── RequestError                  400 invalid        the request is malformed
         ├── NotFound                  404 not-found      no such route or resource type
         ├── MethodNotAllowed          405 not-supported
@@ -56,6 +57,18 @@ class KeyStoreError(PhigateError):
 
 class StorageError(PhigateError):
     message = "The store cannot be reached."
+
+
+class SharedStateUnavailable(StorageError):
+    """The shared state service (Redis) cannot be reached or did not answer in time.
+
+    Raised within the adapter's bounded timeout, never after an open-ended wait.
+    The request may be retried: status 503, OperationOutcome code ``transient``.
+    """
+
+    status = 503
+    code = "transient"
+    message = "The gateway's shared state service is unavailable; try again shortly."
 
 
 class RequestError(PhigateError):

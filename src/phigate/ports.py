@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class KeyEncryptionKey(Protocol):
@@ -112,19 +112,6 @@ class SecretStore(Protocol):
 
 # Shared state: what every gateway node must see at once (issue 3). Appended at the end so that
 # parallel edits of this file do not collide; the error belongs in phigate.errors in the long run.
-from phigate.errors import StorageError  # noqa: E402
-
-
-class SharedStateUnavailable(StorageError):
-    """The shared state service (Redis) cannot be reached or did not answer in time.
-
-    Raised within the adapter's bounded timeout, never after an open-ended wait.
-    The request may be retried: status 503, OperationOutcome code ``transient``.
-    """
-
-    status = 503
-    code = "transient"
-    message = "The gateway's shared state service is unavailable; try again shortly."
 
 
 class ReplayCache(Protocol):
@@ -139,7 +126,9 @@ class ReplayCache(Protocol):
     (``assertion:<client_id>:<jti>``, ``dpop:<jkt>:<jti>``) and add their allowed
     clock skew to ``expires_at``. Raises :class:`SharedStateUnavailable` when the
     shared service cannot confirm the claim: the caller must refuse the
-    credential, since a "maybe first" would let a replay through.
+    credential, since a "maybe first" would let a replay through. A claim that
+    raised may still have been recorded, so the same key can be refused later;
+    that is the safe side, as a client sends a fresh ``jti`` with each credential.
     """
 
     async def first_use(self, key: str, expires_at: float) -> bool: ...
@@ -206,7 +195,6 @@ class SharedState(Protocol):
 
 # Remote JSON documents for identity (issue 3): an external issuer's discovery document and
 # JWKS, a client's registered jwks_uri. Implemented in phigate.proxy (the only HTTP client user).
-from typing import Any  # noqa: E402
 
 
 class JwksFetcher(Protocol):

@@ -256,6 +256,9 @@ class SharedStateSettings(_Model):
 
     url: str | None = "memory://"
     url_secret: SecretSource | None = None
+    namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = (
+        "phigate"  # prefixes every Redis key
+    )
 
     @field_validator("url")
     @classmethod

@@ -1,4 +1,4 @@
-"""A client that publishes its keys at a registered JWKS URL: fetched with SSRF guards, rotated by new kids."""
+"""A client publishing its keys at a registered JWKS URL: fetched with SSRF guards, rotated by new kids."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ async def test_keys_come_from_the_registered_url_and_a_new_kid_is_picked_up(
     }
     assert (await request_token(stack, creds)).status_code == 200
 
-    # The third party rotates: it publishes a new key and signs with it; the gateway refreshes on the unknown kid.
+    # The third party rotates: publishes a new key, signs with it; the gateway refreshes on the unknown kid.
     second_private, second_public = generate_client_key("ES384")
     app[PUBLISHED][:] = [second_public]
     stack.node.authorization_server.authenticator.keys.refresh_floor = 0  # the test cannot wait 30 s

@@ -1,4 +1,4 @@
-"""Two gateway nodes sharing the real PostgreSQL and Redis: one issuer, one replay cache, one revocation list."""
+"""Two gateway nodes on the real PostgreSQL and Redis: one issuer, one replay cache, one revocation list."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ SCOPES = "system/Patient.r system/Observation.rs"
 async def test_tokens_assertions_and_revocations_hold_across_nodes(tmp_path: Path) -> None:
     async with (
         throwaway_database() as url,
-        running_stack(tmp_path, nodes=2, shared_state_url="redis://127.0.0.1:6379/0", storage={"url": url}) as stack,
+        running_stack(
+            tmp_path, nodes=2, shared_state_url="redis://127.0.0.1:6379/0", storage={"url": url}
+        ) as stack,
     ):
         creds = await stack.register("two-node-lab", SCOPES)
         first, second = stack.publics
@@ -47,7 +49,9 @@ async def test_tokens_assertions_and_revocations_hold_across_nodes(tmp_path: Pat
             revoke = {
                 "token": token,
                 "client_assertion_type": ASSERTION_TYPE,
-                "client_assertion": client_assertion({**creds, "token_endpoint": stack.node.endpoints.revocation}),
+                "client_assertion": client_assertion(
+                    {**creds, "token_endpoint": stack.node.endpoints.revocation}
+                ),
             }
             assert (await http.post(first + "/oauth2/revoke", data=revoke)).status_code == 200
             revoked_at = time.monotonic()

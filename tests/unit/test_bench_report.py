@@ -157,8 +157,10 @@ def test_ratios_compare_each_row_with_its_measured_baselines_only() -> None:
     assert ratio.throughput_share == pytest.approx(0.125)
     assert ratio.slowdown == pytest.approx(8.0)
     assert ratio.p50_added_ms == pytest.approx(3.0)
+    assert ratio.added_us_per_request == pytest.approx(200 - 25)
     assert report.ratio_lines([ratio]) == [
-        "gateway vs direct: 12.5% of its req/s (8.0x slower), p50 +3.00 ms"
+        "gateway vs direct: 12.5% of its req/s (8.0x slower), p50 +3.00 ms, "
+        "est. core time per request +175 µs"
     ]
 
 
@@ -217,6 +219,7 @@ def test_generated_gateway_config_passes_the_settings_schema(tmp_path: Path, tls
     settings = resolved.settings
     assert settings.upstreams["ehr"].targets[0].url == "http://127.0.0.1:40123/fhir"
     assert settings.listeners.public.port == 40124
+    assert settings.oauth.access_token_seconds == gateway.ACCESS_TOKEN_SECONDS == 3600
     assert (settings.listeners.public.tls is not None) is tls
     assert resolved.master_key is not None and len(resolved.master_key.get_secret_value()) == 44
     assert yaml.safe_load(path.read_text(encoding="utf-8"))["environment"] == "dev"
@@ -238,5 +241,77 @@ def test_rounds_combine_into_the_median_run_and_keep_every_problem() -> None:
 def test_a_row_faster_than_its_baseline_reads_as_faster() -> None:
     rows = [measured("gateway", 4000, 1.0), measured("gateway-tls", 5000, 1.0, baselines=("gateway",))]
     assert report.ratio_lines(report.ratios(rows)) == [
-        "gateway-tls vs gateway: 125.0% of its req/s (1.25x faster), p50 +0.00 ms"
+        "gateway-tls vs gateway: 125.0% of its req/s (1.25x faster), p50 +0.00 ms, "
+        "est. core time per request -50 µs"
     ]
+
+
+TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+
+
+def test_a_bearer_row_sends_its_servers_token_and_names_only_the_header() -> None:
+    row = scenarios.Scenario(
+        "gateway-token", "gateway", "/fhir/Patient/1", "gateway", "test", 200, {"Accept": "x"}, (), True
+    )
+    assert row.request_headers(TOKEN) == {"Accept": "x", "Authorization": f"Bearer {TOKEN}"}
+    assert row.header_names() == ("Accept", "Authorization")
+    with pytest.raises(ValueError, match="gateway-token needs an access token"):
+        row.request_headers(None)
+    plain = scenario("gateway")
+    assert plain.request_headers(TOKEN) == {} and plain.header_names() == ()
+
+
+def test_the_token_never_reaches_the_table_or_the_json() -> None:
+    (token_row,) = [s for s in scenarios.SCENARIOS if s.name == "gateway-token"]
+    rows = [report.Row(token_row, url="http://x", run=measured("x", 4000, 1.0).run)]
+    assert "GET /fhir/Patient/1 +Authorization" in report.table(rows)
+    doc = report.document(rows, {}, {})
+    assert doc["rows"][0]["headers"] == ["Authorization"]
+    assert "Bearer" not in str(doc) and "Bearer" not in report.markdown(rows, {}, {})
+
+
+def test_token_rows_share_the_plain_gateway_and_compare_with_the_unauthenticated_rows() -> None:
+    rows = {s.name: s for s in scenarios.SCENARIOS}
+    token, deny = rows["gateway-token"], rows["gateway-token-deny"]
+    assert token.server == deny.server == rows["gateway"].server == "gateway"
+    assert token.bearer and deny.bearer and not rows["gateway-deny"].bearer
+    assert (token.path, token.expect_status) == ("/fhir/Patient/1", 200)
+    assert (deny.path, deny.expect_status) == ("/fhir/Claim", 403)
+    assert "gateway" in token.baselines and "gateway-deny" in deny.baselines
+    assert all(s.server == "gateway" for s in scenarios.SCENARIOS if s.bearer)  # the only launcher with a token
+
+
+def test_the_token_cost_estimate_is_the_difference_of_time_per_request() -> None:
+    rows = [
+        measured("gateway", 5000, 6.0),
+        measured("gateway-token", 4000, 7.5, baselines=("gateway",)),
+    ]
+    (ratio,) = report.ratios(rows)
+    assert ratio.added_us_per_request == pytest.approx(250 - 200)
+    assert report.ratio_lines([ratio])[0].endswith("(1.2x slower), p50 +1.50 ms, est. core time per request +50 µs")
+    assert report.document(rows, {}, {})["ratios"][0]["added_us_per_request"] == pytest.approx(50)
+    assert "an estimate" in report.markdown(rows, {}, {})
+    assert report.per_request_us(0) == 0.0
+
+
+def test_the_client_is_registered_and_its_token_fetched_through_the_cli(tmp_path: Path) -> None:
+    config, credentials = tmp_path / "phigate.yaml", tmp_path / "bench-client.json"
+    vendor, client = gateway.client_commands(config, credentials)
+    for argv in (vendor, client):
+        assert argv[0] == str(gateway.PHIGATE)
+        assert argv[argv.index("-c") + 1] == str(config)
+    assert vendor[1:3] == ["vendor", "add"] and vendor[vendor.index("--id") + 1] == "bench-lab"
+    assert client[1:3] == ["client", "add"]
+    assert client[client.index("--vendor") + 1] == "bench-lab"
+    assert client[client.index("--scopes") + 1] == "system/Patient.r"
+    assert client[client.index("--credentials-out") + 1] == str(credentials)
+    assert "--generate-key" in client and client[client.index("--alg") + 1] == "ES384"
+    token = gateway.token_command(credentials)
+    assert token[1:] == ["token", "--credentials", str(credentials)] and "--cacert" not in token
+
+
+@pytest.mark.parametrize("printed", ["", "phigate: the token endpoint refused", f"{TOKEN}\n{TOKEN}", "a.b"])
+def test_only_one_compact_jwt_is_taken_as_the_token(printed: str) -> None:
+    assert gateway.read_token(f"{TOKEN}\n") == TOKEN
+    with pytest.raises(ValueError, match="one compact JWT"):
+        gateway.read_token(printed)

@@ -1,4 +1,4 @@
-"""In-process shared state (the embedded default, one node) and the choice of backend by URL.
+"""In-process shared state: the embedded default, for one node.
 
 ``memory://`` keeps replay caches and revocations in this process, with the same
 behaviour as the Redis adapters (:mod:`phigate.adapters.redis`) for a single
@@ -7,12 +7,6 @@ node: one contract suite runs against both. Time comes from an injectable clock
 event loop owns each object; no method awaits between its check and its write,
 which is what makes ``first_use`` atomic.
 
-::
-
-    state = open_shared_state(resolved.shared_state_url.get_secret_value())
-    await state.start()
-    ...
-    await state.close()
 """
 
 from __future__ import annotations
@@ -21,29 +15,9 @@ import heapq
 import time
 from collections.abc import Callable, Iterable
 
-from phigate.errors import ConfigError
-from phigate.ports import ReplayCache, RevocationList, SharedState
+from phigate.ports import ReplayCache, RevocationList
 
 Clock = Callable[[], float]
-
-
-def open_shared_state(url: str, *, namespace: str = "phigate", clock: Clock = time.time) -> SharedState:
-    """The shared state for ``url`` (``memory://``, ``redis://…`` or ``rediss://…``), not yet started.
-
-    ``namespace`` prefixes every Redis key and channel, so several deployments
-    (or test runs) can share one Redis. Raises ConfigError naming
-    ``shared_state.url`` for any other scheme; the URL itself is never echoed,
-    as it may carry a password.
-    """
-    scheme, separator, _ = url.partition("://")
-    if separator and scheme == "memory":
-        return MemorySharedState(clock=clock)
-    if separator and scheme in ("redis", "rediss"):
-        # Imported here so a memory:// deployment never loads the Redis driver.
-        from phigate.adapters.redis import open_redis_shared_state
-
-        return open_redis_shared_state(url, namespace=namespace, clock=clock)
-    raise ConfigError(problems=["shared_state.url: must start with memory://, redis:// or rediss://"])
 
 
 class ExpiringKeys:

@@ -47,7 +47,8 @@ class Node:
         self.endpoints = Endpoints.of(settings)
         self.upstreams = {name: UpstreamPool(name, up) for name, up in settings.upstreams.items()}
         self.fetcher = GuardedFetcher(
-            allow_loopback=settings.oauth.allow_loopback_jwks, ssl_context=client_context(settings.oauth.fetch_ca_file)
+            allow_loopback=settings.oauth.allow_loopback_jwks,
+            ssl_context=client_context(settings.oauth.fetch_ca_file),
         )
         self.authorization_server = self._authorization_server()
         resource_server = self._resource_server()

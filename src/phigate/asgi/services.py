@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from phigate.adapters.kms import Keyring, master_key_from_settings
-from phigate.adapters.memory import open_shared_state
+from phigate.adapters.shared_state import open_shared_state
 from phigate.adapters.sql import Database, SqlDataKeyStore, SqlSecretStore, open_database
 from phigate.adapters.sql.clients import SqlClientRegistry
 from phigate.adapters.sql.vendors import SqlVendorRegistry
@@ -35,7 +35,10 @@ class Services:
         try:
             await db.migrate()
             keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
-            shared = open_shared_state(resolved.shared_state_url.get_secret_value())
+            shared = open_shared_state(
+                resolved.shared_state_url.get_secret_value(),
+                namespace=resolved.settings.shared_state.namespace,
+            )
             signing_keys = SigningKeys(SqlSecretStore(db, keyring), resolved.settings.oauth)
             await signing_keys.ensure_current(time.time())
         except BaseException:

@@ -84,7 +84,7 @@ async def seed_demo_parties(resolved: ResolvedSettings, clients_dir: Path) -> li
     async with migrated_database(resolved) as db:
         for vendor_id, vendor_name, client_id, client_name, scopes in DEMO_PARTIES:
             credentials = clients_dir / f"{client_id}.json"
-            if credentials.exists():  # noqa: ASYNC240 - start-up, before any request
+            if credentials.exists():
                 continue
             if await SqlVendorRegistry(db).get(VendorId(vendor_id)) is None:
                 await register_vendor(db, vendor_name, vendor_id)

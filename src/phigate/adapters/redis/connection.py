@@ -17,8 +17,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.maint_notifications import MaintNotificationsConfig
 
-from phigate.errors import ConfigError
-from phigate.ports import SharedStateUnavailable
+from phigate.errors import ConfigError, SharedStateUnavailable
 
 FAILURES: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
 

@@ -30,7 +30,7 @@ from redis.asyncio.client import PubSub
 from phigate.adapters.memory import ExpiringKeys
 from phigate.adapters.redis.connection import FAILURES, answered_within
 from phigate.adapters.redis.keys import RedisKeys
-from phigate.ports import SharedStateUnavailable
+from phigate.errors import SharedStateUnavailable
 
 _log = structlog.get_logger("phigate.shared_state")
 

@@ -79,7 +79,7 @@ async def verify_dpop_proof(
     fresh when ``now - max_age - skew <= iat <= now + skew``. ``nonce`` is the
     server's current nonce when it requires one (``accepted_nonces`` may add the
     previous one during a rotation). ``replay`` is the shared replay cache's
-    ``first_use``; its :class:`~phigate.ports.SharedStateUnavailable` propagates
+    ``first_use``; its :class:`~phigate.errors.SharedStateUnavailable` propagates
     (the proof is then refused with a 503, never let through). The caller checks
     that the returned ``jkt`` equals the access token's ``cnf.jkt``.
     """
