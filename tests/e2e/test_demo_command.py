@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import ssl
@@ -85,6 +86,7 @@ def check_running_demo(
     for name in ("phigate.yaml", "master.key", "phigate.db", "pki/ca.crt", "pki/server.key"):
         assert (state / name).exists(), name
     assert (state / "master.key").stat().st_mode & 0o077 == 0
+    check_quickstart_token_flow(state, ports)
 
     process.send_signal(signal.SIGINT)
     assert process.wait(20) == 0
@@ -92,6 +94,35 @@ def check_running_demo(
     rest = process.stdout.read()
     assert "phigate demo stopped." in rest
     assert "Traceback" not in rest
+
+
+def check_quickstart_token_flow(state: Path, ports: dict[str, int]) -> None:
+    """What the quickstart tells a third party's developer to do, done as they would: the CLI, then reads."""
+    ca = state / "pki" / "ca.crt"
+    lab = state / "clients" / "acme-lab.json"
+    assert lab.stat().st_mode & 0o077 == 0
+    credentials = json.loads(lab.read_text())
+    assert {
+        "client_id",
+        "vendor_id",
+        "private_jwk",
+        "token_endpoint",
+        "fhir_base",
+        "scopes",
+    } <= credentials.keys()
+    token = subprocess.run(
+        [str(PHIGATE), "token", "--credentials", str(lab), "--cacert", str(ca)],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.strip()  # fmt: skip
+    headers = {"authorization": f"Bearer {token}"}
+    base = f"https://127.0.0.1:{ports['public']}/fhir"
+    with httpx.Client(verify=ssl.create_default_context(cafile=ca), timeout=10) as http:
+        labs = http.get(
+            f"{base}/Observation", params={"patient": "pat-canary", "category": "laboratory"}, headers=headers
+        )
+        claims = http.get(f"{base}/Claim", headers=headers)
+    assert labs.status_code == 200 and labs.json()["entry"], labs.text
+    assert claims.status_code == 403 and "system/Claim" in claims.json()["issue"][0]["diagnostics"]
 
 
 def test_demo_keeps_its_state_and_reset_starts_fresh(tmp_path: Path) -> None:

@@ -278,7 +278,8 @@ def test_token_rows_share_the_plain_gateway_and_compare_with_the_unauthenticated
     assert (token.path, token.expect_status) == ("/fhir/Patient/1", 200)
     assert (deny.path, deny.expect_status) == ("/fhir/Claim", 403)
     assert "gateway" in token.baselines and "gateway-deny" in deny.baselines
-    assert all(s.server == "gateway" for s in scenarios.SCENARIOS if s.bearer)  # the only launcher with a token
+    # the plain gateway is the only launcher that issues a token
+    assert all(s.server == "gateway" for s in scenarios.SCENARIOS if s.bearer)
 
 
 def test_the_token_cost_estimate_is_the_difference_of_time_per_request() -> None:
@@ -288,7 +289,8 @@ def test_the_token_cost_estimate_is_the_difference_of_time_per_request() -> None
     ]
     (ratio,) = report.ratios(rows)
     assert ratio.added_us_per_request == pytest.approx(250 - 200)
-    assert report.ratio_lines([ratio])[0].endswith("(1.2x slower), p50 +1.50 ms, est. core time per request +50 µs")
+    line = report.ratio_lines([ratio])[0]
+    assert line.endswith("(1.2x slower), p50 +1.50 ms, est. core time per request +50 µs")
     assert report.document(rows, {}, {})["ratios"][0]["added_us_per_request"] == pytest.approx(50)
     assert "an estimate" in report.markdown(rows, {}, {})
     assert report.per_request_us(0) == 0.0
@@ -315,3 +317,13 @@ def test_only_one_compact_jwt_is_taken_as_the_token(printed: str) -> None:
     assert gateway.read_token(f"{TOKEN}\n") == TOKEN
     with pytest.raises(ValueError, match="one compact JWT"):
         gateway.read_token(printed)
+
+
+def test_a_failing_cli_call_quotes_its_error_output_never_its_standard_output(tmp_path: Path) -> None:
+    script = tmp_path / "cli.py"
+    script.write_text("import sys\nprint('eyJ.secret.x')\nsys.exit('phigate: no vendor')\n")
+    with pytest.raises(gateway.ServerError) as caught:
+        gateway._cli([sys.executable, str(script), "token"])
+    assert "exited 1: phigate: no vendor" in str(caught.value)
+    assert "secret" not in str(caught.value)
+    assert gateway._cli([sys.executable, "-c", "print('ok')"]) == "ok\n"

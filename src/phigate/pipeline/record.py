@@ -41,6 +41,9 @@ class Record:
             resource_type=ex.facts.get("resource_type"),
             status=status,
             outcome=ex.error.code if ex.error is not None else "ok",
+            reason=ex.error.message if ex.error is not None else None,  # safe text: types and scopes, no values
+            client_id=ex.facts.get("client_id"),
+            vendor_id=ex.facts.get("vendor_id"),
             client_ip=ex.client_ip,
             upstream=ex.upstream_target,
             bytes_sent=ex.bytes_sent,
