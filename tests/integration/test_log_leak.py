@@ -19,7 +19,9 @@ import pytest
 import structlog
 
 from fixtures.gateway_stack import free_port, running_stack
+from phigate.cli.token import client_assertion
 from phigate.monitor.logs import configure_logging
+from phigate.oauth.rfc7523 import ASSERTION_TYPE
 
 PATIENT_FAMILY = "Testpatient"  # the demo's canary patient: Canary Testpatient
 PATIENT_GIVEN = "Canary"
@@ -84,12 +86,28 @@ async def test_no_token_secret_or_patient_data_reaches_the_logs(
             )
             assert failed.status_code in (502, 503)
 
+            # A real third party: its assertion, its token, and the patient data it reads.
+            creds = await stack.register("leak-lab", "system/Patient.rs system/Observation.rs")
+            assertion = client_assertion(creds)
+            issued = await http.post(creds["token_endpoint"], data={
+                "grant_type": "client_credentials", "scope": creds["scopes"],
+                "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion})  # fmt: skip
+            token = issued.json()["access_token"]
+            bearer = {"authorization": f"Bearer {token}"}
+            patient = await http.get(f"{stack.public}/fhir/Patient/pat-canary", headers=bearer)
+            found = await http.get(f"{stack.public}/fhir/Patient?family={PATIENT_FAMILY}", headers=bearer)
+            refused = await http.get(f"{stack.public}/fhir/Claim?patient=pat-canary", headers=bearer)
+            assert PATIENT_FAMILY in patient.text and found.status_code == 200 and refused.status_code == 403
+            seeded = [*SEEDED, token, assertion, creds["private_jwk"]["d"]]
+
     logged = log_buffer.getvalue()
     events = [orjson.loads(line) for line in logged.splitlines() if line.startswith("{")]
     exchanges = [e for e in events if e.get("event") == "exchange"]
     # The logs are there and say what happened: the test would notice a silent logger.
-    assert len(exchanges) == 9, [e.get("status") for e in exchanges]
+    assert len(exchanges) == 12, [e.get("status") for e in exchanges]
+    assert any(e.get("client_id") == "leak-lab" and e["status"] == 200 for e in exchanges)
+    assert any(e.get("event") == "token_issued" for e in events)
     assert {e["status"] for e in exchanges} >= {200, 401, 404, 400}
     assert any(e.get("event") == "upstream.failed" for e in events)
-    leaks = [secret for secret in SEEDED if secret in logged]
+    leaks = [secret for secret in seeded if secret in logged]
     assert leaks == [], f"seeded values found in the logs: {leaks}"

@@ -11,6 +11,7 @@ import time
 
 import structlog
 
+from phigate.errors import Forbidden
 from phigate.exchange import Exchange
 from phigate.monitor.metrics import GatewayMetrics
 
@@ -41,7 +42,9 @@ class Record:
             resource_type=ex.facts.get("resource_type"),
             status=status,
             outcome=ex.error.code if ex.error is not None else "ok",
-            reason=ex.error.message if ex.error is not None else None,  # safe text: types and scopes, no values
+            # A policy denial names only known resource types and scopes; other messages may echo
+            # what the caller wrote (an unknown "resource type" can be a surname): never logged.
+            reason=ex.error.message if isinstance(ex.error, Forbidden) else None,
             client_id=ex.facts.get("client_id"),
             vendor_id=ex.facts.get("vendor_id"),
             client_ip=ex.client_ip,
