@@ -10,6 +10,13 @@ from scenarios import Scenario
 from wrk import WrkRun
 
 RESULT_WIDTH = 160  # the table's result cell; the JSON keeps every problem in full
+ESTIMATE_LABEL = "est. core time per request"  # the 1/req/s difference: an estimate, and says so
+ESTIMATE_NOTE = (
+    "est. core time per request: an estimate of what one request of the row costs beyond one of "
+    "the compared row, 1/req/s minus 1/req/s. Both rows run saturated at the same number of "
+    "connections, so 1/req/s is the server core's time per request (the upstream's share "
+    "included when it shares the core; it cancels out between two proxied rows)."
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,10 @@ class Ratio:
     baseline: str
     throughput_share: float  # subject req/s / baseline req/s
     p50_added_ms: float
+    # An estimate: the server-core time one request of the subject costs beyond one of the
+    # baseline, 1/req/s minus 1/req/s. Both rows run saturated at the same concurrency, so
+    # 1/req/s is the core time per request (the upstream's share included, when it shares it).
+    added_us_per_request: float = 0.0
 
     @property
     def slowdown(self) -> float:
@@ -89,9 +100,16 @@ def ratios(rows: Sequence[Row]) -> list[Ratio]:
                     baseline=name,
                     throughput_share=subject.requests_per_s / baseline.requests_per_s,
                     p50_added_ms=subject.percentiles_ms["50"] - baseline.percentiles_ms["50"],
+                    added_us_per_request=per_request_us(subject.requests_per_s)
+                    - per_request_us(baseline.requests_per_s),
                 )
             )
     return found
+
+
+def per_request_us(requests_per_s: float) -> float:
+    """Microseconds per request at a saturated server's throughput (0 when nothing completed)."""
+    return 1e6 / requests_per_s if requests_per_s > 0 else 0.0
 
 
 def failed(rows: Sequence[Row]) -> list[Row]:
@@ -114,7 +132,7 @@ def table(rows: Sequence[Row]) -> str:
     lines = ["| " + " | ".join([*heads, "result"]) + " |", "|---|---|" + "---:|" * 7 + "---|"]
     for row in rows:
         s, run = row.scenario, row.run
-        request = f"GET {s.path}" + "".join(f" +{h}" for h in s.headers)
+        request = f"GET {s.path}" + "".join(f" +{h}" for h in s.header_names())
         if run is None:
             cells = ["", "", "", "", "", ""]
         else:
@@ -135,7 +153,7 @@ def table(rows: Sequence[Row]) -> str:
 def ratio_lines(found: Sequence[Ratio]) -> list[str]:
     return [
         f"{r.subject} vs {r.baseline}: {r.throughput_share:.1%} of its req/s "
-        f"({_times(r)}), p50 {r.p50_added_ms:+.2f} ms"
+        f"({_times(r)}), p50 {r.p50_added_ms:+.2f} ms, {ESTIMATE_LABEL} {r.added_us_per_request:+,.0f} µs"
         for r in found
     ]
 
@@ -153,6 +171,7 @@ def document(rows: Sequence[Row], settings: Mapping[str, Any], machine: Mapping[
         "machine": dict(machine),
         "rows": [_row_json(r) for r in rows],
         "ratios": [{**asdict(r), "slowdown": round(r.slowdown, 3)} for r in ratios(rows)],
+        "ratio_note": ESTIMATE_NOTE,
         "failed": [r.scenario.name for r in failed(rows)],
     }
 
@@ -173,6 +192,8 @@ def markdown(rows: Sequence[Row], settings: Mapping[str, Any], machine: Mapping[
         "## Ratios",
         "",
         *[f"- {line}" for line in ratio_lines(ratios(rows))],
+        "",
+        ESTIMATE_NOTE,
         "",
         "## Rows",
         "",
@@ -210,7 +231,7 @@ def _row_json(row: Row) -> dict[str, Any]:
         "about": s.about,
         "method": "GET",
         "path": s.path,
-        "headers": sorted(s.headers),  # names only: a later row's header may carry a token
+        "headers": sorted(s.header_names()),  # names only: the Authorization value is a token
         "expect_status": s.expect_status,
         "url": row.url,
         "verdict": row.verdict,

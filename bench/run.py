@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     if args.list:
         for s in SCENARIOS:
-            print(f"{s.name:16} {s.about}")
+            print(f"{s.name:19} {s.about}")
         return 0
     missing = require_tools(["nginx", "wrk", "taskset"])
     if missing:
@@ -149,29 +149,38 @@ def _start(scenario: Scenario, ws: Workspace, upstream: Server, broken: dict[str
 
 def _measure(scenario: Scenario, server: Server, args: argparse.Namespace, load_cpu: int | None) -> Row:
     url = server.origin + scenario.path
-    status = probe(url, scenario.headers)
+    if scenario.bearer and server.token is None:
+        return Row(scenario, url=url, problems=(server.token_problem,))
+    headers = scenario.request_headers(server.token)
+    status = probe(url, headers)
     if status != scenario.expect_status:
         problem = f"a single GET answered {status or 'nothing'}, expected {scenario.expect_status}"
         return Row(scenario, url=url, problems=(problem,))
     try:
         if args.warmup > 0:
-            _wrk(url, scenario, args, args.warmup, load_cpu)
-        run = parse_wrk(_wrk(url, scenario, args, args.duration, load_cpu))
+            _wrk(url, headers, args, args.warmup, load_cpu)
+        run = parse_wrk(_wrk(url, headers, args, args.duration, load_cpu))
     except (WrkOutputError, subprocess.SubprocessError) as exc:
         return Row(scenario, url=url, problems=(f"wrk: {exc}",))
     return Row(scenario, url=url, run=run, problems=tuple(unexpected(run, scenario.expect_status)))
 
 
-def _wrk(url: str, scenario: Scenario, args: argparse.Namespace, duration: float, cpu: int | None) -> str:
+def _wrk(
+    url: str, headers: Mapping[str, str], args: argparse.Namespace, duration: float, cpu: int | None
+) -> str:
     command = wrk_command(
         url,
         connections=args.connections,
         duration_s=duration,
         threads=args.threads,
-        headers=scenario.headers,
+        headers=headers,
         cpu=cpu,
     )
-    done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, check=False)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, check=False)
+    except subprocess.TimeoutExpired:
+        # its message would quote the command line, and with it a row's bearer token
+        raise subprocess.SubprocessError(f"did not finish within {duration + 60:.0f} s") from None
     if done.returncode != 0:
         raise subprocess.SubprocessError(
             f"exit {done.returncode}: {(done.stderr or done.stdout).strip()[:300]}"
@@ -192,6 +201,7 @@ def _publish(rows: list[Row], settings: dict[str, Any], machine: dict[str, Any],
     print()
     for line in report.ratio_lines(report.ratios(rows)):
         print(line)
+    print(f"({report.ESTIMATE_NOTE})")
     print()
     print("written: " + ", ".join(os.path.relpath(p, BENCH_DIR.parent) for p in written))
     if not complete:
@@ -220,8 +230,8 @@ def _unused(server: str, later: Sequence[Scenario]) -> bool:
 
 def _progress(row: Row) -> str:
     if row.run is not None:
-        return f"  {row.scenario.name:16} {row.run.requests_per_s:>10,.0f} req/s  {report.result_text(row)}"
-    return f"  {row.scenario.name:16} {'':>16}  {report.result_text(row)}"
+        return f"  {row.scenario.name:19} {row.run.requests_per_s:>10,.0f} req/s  {report.result_text(row)}"
+    return f"  {row.scenario.name:19} {'':>16}  {report.result_text(row)}"
 
 
 def _cores() -> tuple[int | None, int | None]:

@@ -1,8 +1,9 @@
 """What ``make bench`` measures: one :class:`Scenario` per table row, in run order.
 
 A scenario is a declarative entry: which server it hits, the path and headers of its one
-request, the status every response must have, and which rows its throughput is compared
-with. Later issues add rows here (a bearer token in ``headers``, expecting 200).
+request, whether that request carries the access token its server issued to the benchmark's
+client (``bearer``; the token only exists once the server runs, so run.py adds the header),
+the status every response must have, and which rows its throughput is compared with.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ Role = Literal["reference", "gateway", "candidate"]
 
 METADATA = "/fhir/metadata"
 PATIENT = "/fhir/Patient/1"
+CLAIMS = "/fhir/Claim"  # a search the benchmark client's system/Patient.r does not grant: 403
+AUTHORIZATION = "Authorization"
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,22 @@ class Scenario:
     expect_status: int = 200
     headers: Mapping[str, str] = field(default_factory=dict)
     baselines: tuple[str, ...] = ()  # names of the rows this one's throughput is compared with
+    bearer: bool = False  # the request carries its server's access token (Server.token)
+
+    def header_names(self) -> tuple[str, ...]:
+        """The names of the request's headers, for the table and the JSON (never their values)."""
+        return (*self.headers, AUTHORIZATION) if self.bearer else tuple(self.headers)
+
+    def request_headers(self, token: str | None) -> dict[str, str]:
+        """The request's headers, with ``token`` as its bearer credential when the row needs one.
+
+        Raises ValueError when the row needs a token and ``token`` is None.
+        """
+        if not self.bearer:
+            return dict(self.headers)
+        if token is None:
+            raise ValueError(f"row {self.name} needs an access token and its server has none")
+        return {**self.headers, AUTHORIZATION: f"Bearer {token}"}
 
 
 DIRECT_AND_NGINX = ("direct", "nginx-proxy")
@@ -49,6 +68,18 @@ SCENARIOS: tuple[Scenario, ...] = (
         "gateway-deny", "gateway", PATIENT, "gateway",
         "phigate serve, a data read without credentials: the 401 pipeline cost, nothing forwarded",
         expect_status=401, baselines=DIRECT_AND_NGINX,
+    ),
+    Scenario(
+        "gateway-token", "gateway", PATIENT, "gateway",
+        "phigate serve, GET /fhir/Patient/1 with a valid ES256 access token (scope system/Patient.r): "
+        "token verification and scope authorisation, then forwarded upstream",
+        baselines=(*DIRECT_AND_NGINX, "gateway"), bearer=True,
+    ),
+    Scenario(
+        "gateway-token-deny", "gateway", CLAIMS, "gateway",
+        "phigate serve, the same token searching Claim, which its scope does not grant: "
+        "verification and authorisation up to the 403, nothing forwarded",
+        expect_status=403, baselines=("direct", "gateway-deny", "gateway-token"), bearer=True,
     ),
     Scenario(
         "nginx-proxy-tls", "nginx-proxy-tls", METADATA, "reference",

@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -51,6 +51,10 @@ class Server:
     origin: str  # scheme://127.0.0.1:port
     process: subprocess.Popen[bytes]
     log_path: Path
+    # An access token the server issued to the benchmark's client, for the rows with ``bearer``;
+    # kept out of repr so that no traceback or log line shows it.
+    token: str | None = field(default=None, repr=False)
+    token_problem: str = "this server issues no access token"  # why ``token`` is None
 
     def stop(self, grace_s: float = 5.0) -> None:
         """Stop the whole process group: SIGTERM, then SIGKILL after ``grace_s``."""

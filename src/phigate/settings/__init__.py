@@ -292,6 +292,7 @@ class Settings(_Model):
     external_issuers: tuple[ExternalIssuerSettings, ...] = ()
     shared_state: SharedStateSettings = SharedStateSettings()
     logging: LoggingSettings = LoggingSettings()
+    # -- capability sections: one line each, models in phigate/settings/<capability>.py --
 
     @property
     def issuer(self) -> str:
