@@ -75,9 +75,10 @@ async def test_a_token_does_not_open_anything_until_identity_exists(stack: Stack
     [
         ("/fhir/NotAResource", 404, "not-found"),
         ("/fhir/Patient/p-0001/NotAResource", 404, "not-found"),
-        ("/fhir/Patient/bad%2Fid", 400, "invalid"),
-        ("/fhir/Patient/a%00b", 400, "invalid"),
-        ("/fhir/Patient/%2e%2e/x", 400, "invalid"),
+        ("/fhir/Patient/bad%2Fid", 400, "security"),  # an encoded slash: refused before routing
+        ("/fhir/Patient/a%00b", 400, "security"),
+        ("/fhir/Patient/%2e%2e/x", 400, "security"),
+        ("/fhir/patient", 400, "security"),  # mixed-case type: refused, never normalised
         ("/elsewhere", 404, "not-found"),
     ],
 )

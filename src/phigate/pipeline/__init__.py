@@ -18,6 +18,7 @@ import structlog
 from phigate.errors import PhigateError
 from phigate.exchange import Exchange, Reply
 from phigate.fhir.outcome import outcome_for
+from phigate.guard.issues import InputRefused
 from phigate.monitor.metrics import GatewayMetrics
 from phigate.oauth.resource import ResourceServer
 from phigate.pipeline.accept import Accept
@@ -28,6 +29,7 @@ from phigate.pipeline.parse import parse
 from phigate.pipeline.record import Record
 from phigate.pipeline.response_check import check_response
 from phigate.pipeline.shape import ShapeHeaders
+from phigate.pipeline.validate import Validate, guard_config
 from phigate.proxy import UpstreamPool
 from phigate.settings import Settings
 
@@ -61,7 +63,7 @@ class Pipeline:
 
 
 def error_reply(error: PhigateError) -> Reply:
-    body = orjson.dumps(outcome_for(error))
+    body = orjson.dumps(error.outcome() if isinstance(error, InputRefused) else outcome_for(error))
     return Reply(status=error.status, headers=[("content-type", FHIR_JSON), *error.headers], body=body)
 
 
@@ -75,12 +77,12 @@ def build_pipeline(
 ) -> Pipeline:
     """The stage order of one route (ARCHITECTURE.md, "The request path")."""
     stages: tuple[Stage, ...] = (
-        Accept(settings.limits, settings.listeners.trusted_proxies),
+        Accept(settings.limits, settings.listeners.trusted_proxies, route_base),
         parse,  # before identity: it is cheap, and it tells which interactions are public
         Authenticate(resource_server, settings.issuer),
         # posture, network, rate: slots for their issues
         Authorise(upstream, settings.limits.max_body_bytes),  # scopes, patient context, obligations
-        # validate: slot for its issue
+        Validate(guard_config(settings, route_base)),  # media types, JSON/XML safety, FHIR structure, inspection
         Forward(upstream, settings.limits.max_body_bytes),
         check_response,  # the compartment and scope post-check, only when an obligation asks for it
     )

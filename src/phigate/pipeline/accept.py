@@ -1,7 +1,9 @@
 """Stage 1, accept: request id, client IP (trusted-proxy aware), size limits.
 
 The TLS part of acceptance happens in the listener (``phigate.tls``); this
-stage sees a request that already arrived over an accepted connection.
+stage sees a request that already arrived over an accepted connection. It also
+refuses malformed paths and smuggling-shaped headers before any other stage
+reads them (``phigate.guard.paths``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Sequence
 
 from phigate.errors import HeadersTooLarge, PayloadTooLarge, RequestError, UriTooLong
 from phigate.exchange import Exchange
+from phigate.guard.issues import InputRefused, blocking
+from phigate.guard.paths import check_headers, check_raw_path
 from phigate.settings import RequestLimits
 from phigate.types import RequestId
 
@@ -60,9 +64,10 @@ def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
 
 
 class Accept:
-    def __init__(self, limits: RequestLimits, trusted_proxies: Sequence[str]) -> None:
+    def __init__(self, limits: RequestLimits, trusted_proxies: Sequence[str], base: str = "/fhir") -> None:
         self.limits = limits
         self.trusted = tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies)
+        self.base = base
 
     async def __call__(self, ex: Exchange) -> None:
         ex.client_ip = client_ip(ex.client_ip, ex.header("x-forwarded-for"), self.trusted)
@@ -76,3 +81,8 @@ class Accept:
                 raise RequestError("The Content-Length header is not a number.")
             if int(length) > self.limits.max_body_bytes:
                 raise PayloadTooLarge()
+        # Path and header hygiene before any other stage reads them: encoded slashes and dots, NUL,
+        # CR/LF, overlong UTF-8, mixed-case types; duplicate Content-Length, TE with CL (smuggling).
+        problems = blocking(check_raw_path(ex.raw_path, self.base) + check_headers(ex.headers))
+        if problems:
+            raise InputRefused(problems)

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from phigate.errors import ConfigError
+from phigate.settings.validation import ValidationSettings
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
@@ -293,6 +294,7 @@ class Settings(_Model):
     shared_state: SharedStateSettings = SharedStateSettings()
     logging: LoggingSettings = LoggingSettings()
     # -- capability sections: one line each, models in phigate/settings/<capability>.py --
+    validation: ValidationSettings = ValidationSettings()
 
     @property
     def issuer(self) -> str:
