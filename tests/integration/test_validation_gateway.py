@@ -79,8 +79,9 @@ async def stack(
     validation = {"includes": ["Observation:subject", "Observation:patient"]}
     async with running_stack(tmp_path, validation=validation) as running:
         creds = await running.register("wide-open", "system/*.cruds")
+        assertion = client_assertion(creds)
         form = {"grant_type": "client_credentials", "scope": "system/*.cruds",
-                "client_assertion_type": ASSERTION_TYPE, "client_assertion": client_assertion(creds)}  # fmt: skip
+                "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}  # fmt: skip
         async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=running.pki.ca_cert)) as http:
             token = (await http.post(creds["token_endpoint"], data=form)).json()["access_token"]
         yield running, counters[0], token
@@ -155,7 +156,7 @@ async def test_valid_requests_still_reach_the_upstream(stack: tuple[Stack, Count
                     }
                 ]
             }
-        ],  # fmt: skip
+        ],
         "code": {"coding": [{"system": "http://loinc.org", "code": "2339-0"}]},
         "subject": {"reference": "Patient/pat-canary"},
         "valueQuantity": {

@@ -82,7 +82,7 @@ def build_pipeline(
         Authenticate(resource_server, settings.issuer),
         # posture, network, rate: slots for their issues
         Authorise(upstream, settings.limits.max_body_bytes),  # scopes, patient context, obligations
-        Validate(guard_config(settings, route_base)),  # media types, JSON/XML safety, FHIR structure, inspection
+        Validate(guard_config(settings, route_base)),  # media, JSON/XML safety, FHIR structure, inspection
         Forward(upstream, settings.limits.max_body_bytes),
         check_response,  # the compartment and scope post-check, only when an obligation asks for it
     )

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class ValidationSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    strict_search: bool = True  # unknown search parameters refused unless the caller sends Prefer: handling=lenient
+    strict_search: bool = True  # unknown parameters refused (unless Prefer: handling=lenient)
     max_count: Annotated[int, Field(ge=1, le=1000)] = 100  # the largest _count a caller may ask for
     includes: tuple[str, ...] = ()  # allowed _include values, Type:param ("*" allows any)
     revincludes: tuple[str, ...] = ()
