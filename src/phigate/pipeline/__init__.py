@@ -80,11 +80,13 @@ def build_pipeline(
         Accept(settings.limits, settings.listeners.trusted_proxies, route_base),
         parse,  # before identity: it is cheap, and it tells which interactions are public
         Authenticate(resource_server, settings.issuer),
-        # posture, network, rate: slots for their issues
+        # [slot: posture stage (vendor standing), issue 9]
+        # [slot: network and rate stages (allowlists, limits, throttling), issue 5]
         Authorise(upstream, settings.limits.max_body_bytes),  # scopes, patient context, obligations
         Validate(guard_config(settings, route_base)),  # media, JSON/XML safety, FHIR structure, inspection
         Forward(upstream, settings.limits.max_body_bytes),
         check_response,  # the compartment and scope post-check, only when an obligation asks for it
+        # [slot: response shaping stage (data contracts, masking, JWE), issue 7]
     )
     upstream_bases = tuple(t.url for t in upstream.settings.targets)
     return Pipeline(

@@ -223,7 +223,9 @@ def _script() -> ScriptDirectory:
 
 
 def _upgrade(connection: Connection) -> None:
-    command.upgrade(_alembic_config(connection), "head")
+    # "heads": each capability adds its tables on a branch of its own from the shared base, so
+    # capabilities developed side by side never collide on one revision number.
+    command.upgrade(_alembic_config(connection), "heads")
 
 
 def _current_revisions(connection: Connection) -> set[str]:
