@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench serve clean
+.PHONY: demo test lint bench fuzz clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+FUZZ_SECONDS ?= 60
+# Coverage-guided fuzzing of the input front (JSON, XML, search parameters, whole requests).
+# The working corpus grows in a temporary folder; the committed seeds stay as they are.
+fuzz: $(STAMP)
+	corpus=$$(mktemp -d) && cp fuzz/seeds/* $$corpus/ && \
+	$(BIN)/python fuzz/fuzz_input.py -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$$corpus/ $$corpus
 
 clean:
 	rm -rf $(VENV) .phigate-demo

@@ -140,6 +140,8 @@ async def test_every_malicious_request_is_refused_before_the_upstream(
     assert len(CASES) >= 200
     assert accepted == []
     assert leaked == []
+    metrics = running.node.metrics.render().decode()
+    assert 'phigate_input_issues_total{blocking="yes",rule="sql.tautology"}' in metrics
 
 
 async def test_valid_requests_still_reach_the_upstream(stack: tuple[Stack, CountingApp, str]) -> None:

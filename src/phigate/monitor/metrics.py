@@ -41,6 +41,12 @@ class GatewayMetrics:
             "phigate_denials", "Exchanges ended by a stage, by error code.", ("code",), registry=self.registry
         )
         self.in_flight = Gauge("phigate_in_flight", "Exchanges in flight.", registry=self.registry)
+        self.input_issues = Counter(
+            "phigate_input_issues",
+            "Input-validation and payload-inspection findings, by rule and whether they blocked.",
+            ("rule", "blocking"),
+            registry=self.registry,
+        )
         self.upstream_failures = Counter(
             "phigate_upstream_failures",
             "Upstream calls that failed, by kind.",

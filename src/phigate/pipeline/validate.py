@@ -13,6 +13,7 @@ from phigate.exchange import Exchange
 from phigate.guard.issues import InputRefused, blocking
 from phigate.guard.search_rules import SearchPolicy
 from phigate.guard.validation import GuardConfig, inspect_request
+from phigate.monitor.metrics import GatewayMetrics
 from phigate.settings import Settings
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -38,8 +39,9 @@ def guard_config(settings: Settings, base: str) -> GuardConfig:
 
 
 class Validate:
-    def __init__(self, config: GuardConfig) -> None:
+    def __init__(self, config: GuardConfig, metrics: GatewayMetrics) -> None:
         self.config = config
+        self.metrics = metrics
 
     async def __call__(self, ex: Exchange) -> None:
         announced = (
@@ -55,5 +57,7 @@ class Validate:
         if not issues:
             return
         ex.facts["input_issues"] = [(issue.rule, issue.expression) for issue in issues]
+        for issue in issues:
+            self.metrics.input_issues.labels(issue.rule, "yes" if issue.blocking else "no").inc()
         if blocking(issues):
             raise InputRefused(issues)
