@@ -1,4 +1,4 @@
-"""Coverage-guided fuzzing (atheris) of the gateway's input front: JSON, XML, search parameters, whole requests.
+"""Coverage-guided fuzzing (atheris) of the input front: JSON, XML, search parameters, whole requests.
 
 Every input must end in an accepted value or one of phigate's own refusals
 (``RequestError`` and its kin); anything else — a crash, a stray exception,

@@ -14,7 +14,7 @@ SEEDS = HARNESS.parent / "seeds"
 def test_the_input_front_survives_a_short_fuzzing_run(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, str(HARNESS), "-runs=20000", f"-artifact_prefix={tmp_path}/", str(corpus)],
         capture_output=True,
         text=True,

@@ -83,7 +83,7 @@ def build_pipeline(
         # [slot: posture stage (vendor standing), issue 9]
         # [slot: network and rate stages (allowlists, limits, throttling), issue 5]
         Authorise(upstream, settings.limits.max_body_bytes),  # scopes, patient context, obligations
-        Validate(guard_config(settings, route_base), metrics),  # media, JSON/XML safety, FHIR structure, inspection
+        Validate(guard_config(settings, route_base), metrics),  # media, JSON/XML, FHIR structure, inspection
         Forward(upstream, settings.limits.max_body_bytes),
         check_response,  # the compartment and scope post-check, only when an obligation asks for it
         # [slot: response shaping stage (data contracts, masking, JWE), issue 7]
