@@ -26,9 +26,10 @@ from phigate.oauth.endpoints import (
     SMART_DISCOVERY_SUFFIX,
     TOKEN_PATH,
 )
-from phigate.oauth.rfc6749.errors import InvalidRequest, OAuthError
+from phigate.oauth.rfc6749.errors import InvalidClient, InvalidRequest, OAuthError
 from phigate.oauth.rfc8705 import certificate_thumbprint
 from phigate.oauth.server import AuthorizationServer, TransportFacts
+from phigate.pipeline.traffic import TokenEndpointGuard
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 MAX_FORM_BYTES = 64 * 1024
@@ -41,10 +42,21 @@ def create_oauth_app(
     openid_configuration: dict[str, Any],
     smart_configuration: dict[str, Any],
     fhir_bases: tuple[str, ...],
+    *,
+    token_guard: TokenEndpointGuard | None = None,
 ) -> Starlette:
     async def token(request: Request) -> Response:
         form = await _form(request)
-        return _json(await server.token(form, _transport(request, server.endpoints.token)))
+        if token_guard is None:
+            return _json(await server.token(form, _transport(request, server.endpoints.token)))
+        # Brute-force protection (issue 5): failed client authentications per address and per client.
+        peer = request.client.host if request.client is not None else ""
+        attempt = await token_guard.admit(peer, request.headers, form)
+        try:
+            return _json(await server.token(form, _transport(request, server.endpoints.token)))
+        except InvalidClient:
+            await attempt.failed()
+            raise
 
     async def introspect(request: Request) -> Response:
         return _json(await server.introspect(await _form(request)))
@@ -115,6 +127,7 @@ def _transport(request: Request, url: str) -> TransportFacts:
         client_cert_thumbprint=thumbprint,
         method=request.method,
         url=url,
+        client_ip=request.client.host if request.client is not None else "",
     )
 
 

@@ -12,6 +12,9 @@ from typing import Any
 import structlog
 from starlette.applications import Starlette
 
+from phigate.adapters.memory_limits import open_limit_store
+from phigate.adapters.sql.vendor_risk import SqlVendorRisk
+from phigate.adapters.sql.vendor_usage import SqlClientUsage
 from phigate.asgi.admin import create_admin_app
 from phigate.asgi.gateway import GatewayApp
 from phigate.asgi.oauth_routes import create_oauth_app
@@ -28,10 +31,14 @@ from phigate.oauth.rfc9068 import AccessTokens
 from phigate.oauth.server import AuthorizationServer
 from phigate.oauth.smart.discovery import smart_configuration
 from phigate.pipeline import build_pipeline
+from phigate.pipeline.posture import PostureStage
+from phigate.pipeline.traffic import TokenEndpointGuard, Traffic
 from phigate.proxy import UpstreamPool
 from phigate.proxy.fetch import GuardedFetcher
 from phigate.settings import ResolvedSettings, Settings
 from phigate.tls import client_context
+from phigate.vendors.gate import PostureGate
+from phigate.vendors.usage import UsageFlusher, UsageMeter
 
 log = structlog.get_logger("phigate.node")
 KEY_REFRESH_SECONDS = 20.0  # well under the signing keys' activation delay (60 s)
@@ -50,6 +57,18 @@ class Node:
             allow_loopback=settings.oauth.allow_loopback_jwks,
             ssl_context=client_context(settings.oauth.fetch_ca_file),
         )
+        # -- vendor posture (issue 9): one gate per node, read by every pipeline and the token endpoint --
+        registry = SqlVendorRisk(services.db, services.keyring)
+        self.posture_gate = PostureGate(registry, settings.vendors, clock=time.time, monotonic=time.monotonic)
+        usage_meter = UsageMeter(time.time)  # evidence of use for access reviews
+        self.usage = UsageFlusher(usage_meter, SqlClientUsage(services.db))
+        # -- end vendor posture --
+        # -- traffic guard (issue 5): limits on the shared store; node.traffic.control is the control point --
+        traffic = settings.traffic
+        local = traffic.store == "local"
+        store = open_limit_store(services.shared, timeout=traffic.store_timeout_seconds, local=local)
+        self.traffic = Traffic(traffic, store)
+        # -- end traffic guard --
         self.authorization_server = self._authorization_server()
         resource_server = self._resource_server()
         pipelines = {
@@ -60,6 +79,8 @@ class Node:
                 self.metrics,
                 self.node_id,
                 resource_server,
+                posture=PostureStage(self.posture_gate, settings.oauth.access_token_seconds, usage_meter),
+                traffic=self.traffic,
             )
             for route in settings.routes
         }
@@ -69,6 +90,9 @@ class Node:
             provider_metadata(self.endpoints, settings.oauth.signing_algorithm, SCOPES_SUPPORTED),
             smart_configuration(self.endpoints, SCOPES_SUPPORTED),
             tuple(route.base for route in settings.routes),
+            token_guard=TokenEndpointGuard(
+                self.traffic, settings.listeners.trusted_proxies, settings.traffic.client_address_header
+            ),  # traffic guard (issue 5)
         )
         self.public_app = GatewayApp(pipelines, self.readiness, lifespan=self.lifespan, oauth_app=oauth_app)
         self.admin_app: Starlette = create_admin_app(self.metrics, self.readiness)
@@ -85,6 +109,7 @@ class Node:
             self._tokens(),
             services.shared.replay_cache,
             services.shared.revocations,
+            vendor_refusal=self.posture_gate.refusal,
         )
 
     def _tokens(self) -> AccessTokens:
@@ -115,7 +140,9 @@ class Node:
             for pool in self.upstreams.values():
                 await pool.start()
             self._refresh = asyncio.create_task(self._refresh_keys(), name="signing-key-refresh")
+            self.usage.start()  # vendor posture (issue 9)
             return
+        await self.usage.stop()  # vendor posture (issue 9)
         if self._refresh is not None:
             self._refresh.cancel()
             with contextlib.suppress(asyncio.CancelledError):

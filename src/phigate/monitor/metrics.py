@@ -54,5 +54,20 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        # -- evidence plane (issue 8): by client and vendor (both bounded by the registered clients) --
+        self.audited = Counter(
+            "phigate_audit_events",
+            "Audit events spooled, by kind, client, vendor and outcome.",
+            ("kind", "client", "vendor", "outcome"),
+            registry=self.registry,
+        )
+        self.audit_lag = Gauge(
+            "phigate_audit_lag_events", "Spooled audit events not yet in the store.", registry=self.registry
+        )
+        self.alerts = Counter(
+            "phigate_alerts", "Alerts raised, by detector and severity.", ("detector", "severity"),
+            registry=self.registry,
+        )  # fmt: skip
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

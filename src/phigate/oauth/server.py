@@ -10,7 +10,7 @@ Framework-free: the ASGI edge hands in the form and the transport facts.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from phigate.oauth.rfc6749.errors import (
     InvalidDpopProof,
     InvalidRequest,
     InvalidScope,
+    OAuthError,
     UnauthorizedClient,
     UnsupportedGrantType,
 )
@@ -31,6 +32,7 @@ from phigate.oauth.rfc9449 import verify_dpop_proof
 from phigate.policy.scopes import Context, ScopeSet
 from phigate.policy.scopes import InvalidScope as MalformedScope
 from phigate.ports import ReplayCache, RevocationList
+from phigate.types import VendorId
 from phigate.vendors.clients import OAuthClient, TokenBinding
 
 log = structlog.get_logger("phigate.oauth")
@@ -45,6 +47,7 @@ class TransportFacts:
     client_cert_thumbprint: str | None = None  # x5t#S256 of the TLS client certificate, when one was sent
     method: str = "POST"
     url: str = ""
+    client_ip: str = ""  # for the audit trail
 
 
 @dataclass(frozen=True)
@@ -55,12 +58,29 @@ class AuthorizationServer:
     replay: ReplayCache
     revocations: RevocationList
     clock: Callable[[], float] = time.time
+    # The audit trail's hook (issue 8): called with ("token.issued" | "token.refused", safe fields).
+    on_token: Callable[[str, dict[str, Any]], None] | None = None
+    # The posture gate's hook (issue 9): why the client's vendor may get no token now, or None.
+    vendor_refusal: Callable[[VendorId], Awaitable[str | None]] | None = None
 
     async def token(self, form: Mapping[str, str], transport: TransportFacts) -> dict[str, Any]:
+        try:
+            reply = await self._token(form, transport)
+        except OAuthError as error:
+            if self.on_token is not None:
+                claimed = (form.get("client_id") or "")[:128] or None
+                fields = {"client_id": claimed, "source_ip": transport.client_ip, "reason": error.error}
+                self.on_token("token.refused", fields | {"status": error.status, "outcome": error.error})
+            raise
+        return reply
+
+    async def _token(self, form: Mapping[str, str], transport: TransportFacts) -> dict[str, Any]:
         if form.get("grant_type") != "client_credentials":
             raise UnsupportedGrantType()
         now = self.clock()
         client = await self.authenticator.authenticate(form, self.endpoints.token, now)
+        if self.vendor_refusal is not None and (refusal := await self.vendor_refusal(client.vendor_id)):
+            raise UnauthorizedClient(refusal)
         granted = self._granted(form.get("scope"), client)
         audience = self._audience(form.get("resource"))
         confirmation = await self._confirmation(client, transport, now)
@@ -68,6 +88,10 @@ class AuthorizationServer:
             client.client_id, granted.to_string(), audience, int(now), confirmation
         )
         log.info("token_issued", client_id=client.client_id, jti=claims["jti"], scope=claims["scope"])
+        if self.on_token is not None:
+            rules = {"token_id": claims["jti"], "scope": claims["scope"]}
+            fields = {"client_id": client.client_id, "vendor_id": client.vendor_id, "rules": rules}
+            self.on_token("token.issued", fields | {"source_ip": transport.client_ip, "status": 200})
         return {
             "access_token": token,
             "token_type": "DPoP" if confirmation is not None and confirmation.jkt else "Bearer",

@@ -22,13 +22,16 @@ from phigate.guard.issues import InputRefused
 from phigate.monitor.metrics import GatewayMetrics
 from phigate.oauth.resource import ResourceServer
 from phigate.pipeline.accept import Accept
+from phigate.pipeline.audit import AuditTrail, ExchangeAudit
 from phigate.pipeline.authorise import Authorise
 from phigate.pipeline.forward import Forward
 from phigate.pipeline.identity import Authenticate
 from phigate.pipeline.parse import parse
+from phigate.pipeline.posture import PostureStage
 from phigate.pipeline.record import Record
 from phigate.pipeline.response_check import check_response
 from phigate.pipeline.shape import ShapeHeaders
+from phigate.pipeline.traffic import NetworkGuard, PreAuthGuard, RateGuard, Traffic
 from phigate.pipeline.validate import Validate, guard_config
 from phigate.proxy import UpstreamPool
 from phigate.settings import Settings
@@ -44,9 +47,18 @@ class Pipeline:
     stages: tuple[Stage, ...]
     shape: ShapeHeaders
     record: Record
+    audit: Callable[[Exchange], None] | None = None  # spools the audit event before the reply leaves
+    finish: tuple[Stage, ...] = ()  # after the reply is shaped, or the exchange was cut short (issue 5)
 
     async def run(self, ex: Exchange) -> Reply:
         """Run the stages; whatever happens, the exchange ends with one shaped reply."""
+        try:
+            return await self._run(ex)
+        finally:
+            for finish in self.finish:  # never raise: they free what stages hold (a concurrency slot)
+                await finish(ex)
+
+    async def _run(self, ex: Exchange) -> Reply:
         try:
             for stage in self.stages:
                 await stage(ex)
@@ -59,6 +71,8 @@ class Pipeline:
             ex.reply = error_reply(ex.error)
         assert ex.reply is not None, "the last stage always sets a reply"
         self.shape(ex)
+        if self.audit is not None:
+            self.audit(ex)
         return ex.reply
 
 
@@ -74,14 +88,22 @@ def build_pipeline(
     metrics: GatewayMetrics,
     node_id: str,
     resource_server: ResourceServer,
+    *,
+    audit: AuditTrail | None = None,
+    posture: PostureStage | None = None,
+    traffic: Traffic | None = None,
 ) -> Pipeline:
     """The stage order of one route (ARCHITECTURE.md, "The request path")."""
+    rate_guard = RateGuard(traffic) if traffic is not None else None
+    address_header = settings.traffic.client_address_header  # X-Forwarded-For or Forwarded (issue 5)
     stages: tuple[Stage, ...] = (
-        Accept(settings.limits, settings.listeners.trusted_proxies, route_base),
+        Accept(settings.limits, settings.listeners.trusted_proxies, route_base, address_header),
+        *((PreAuthGuard(traffic),) if traffic is not None else ()),  # denylist, per-IP limit (issue 5)
         parse,  # before identity: it is cheap, and it tells which interactions are public
         Authenticate(resource_server, settings.issuer),
-        # [slot: posture stage (vendor standing), issue 9]
+        *((posture,) if posture is not None else ()),  # the vendor's standing (issue 9)
         # [slot: network and rate stages (allowlists, limits, throttling), issue 5]
+        *((NetworkGuard(traffic), rate_guard) if traffic is not None and rate_guard is not None else ()),
         Authorise(upstream, settings.limits.max_body_bytes),  # scopes, patient context, obligations
         Validate(guard_config(settings, route_base), metrics),  # media, JSON/XML, FHIR structure, inspection
         Forward(upstream, settings.limits.max_body_bytes),
@@ -93,4 +115,6 @@ def build_pipeline(
         stages=stages,
         shape=ShapeHeaders(settings.listeners.hsts_max_age, upstream_bases),
         record=Record(metrics, node_id),
+        audit=ExchangeAudit(audit, settings.audit.inspect_max_bytes) if audit is not None else None,
+        finish=(rate_guard.finish,) if rate_guard is not None else (),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from phigate.errors import HeadersTooLarge, PayloadTooLarge, RequestError, UriTooLong
 from phigate.exchange import Exchange
@@ -47,6 +47,40 @@ def client_ip(peer: str, forwarded_for: str | None, trusted: Sequence[Network]) 
     return hops[0] if hops and _is_ip(hops[0]) else peer
 
 
+def forwarded_for(forwarded: str | None) -> str | None:
+    """The ``for=`` nodes of an RFC 7239 ``Forwarded`` header, as an X-Forwarded-For style list.
+
+    ``for="[2001:db8::1]:4711"`` becomes ``2001:db8::1`` and ``for=192.0.2.1:80``
+    ``192.0.2.1``; ``unknown`` and obfuscated identifiers stay as they are (not addresses).
+    """
+    if not forwarded:
+        return None
+    hops = []
+    for element in forwarded.split(","):
+        for pair in element.split(";"):
+            name, _, value = pair.strip().partition("=")
+            if name.strip().lower() == "for":
+                hops.append(_node_address(value.strip().strip('"')))
+    return ", ".join(hops) or None
+
+
+def _node_address(node: str) -> str:
+    if node.startswith("["):
+        return node[1:].partition("]")[0]
+    host, colon, port = node.rpartition(":")
+    return host if colon and port.isdigit() and "." in host else node
+
+
+def client_address(
+    trusted_proxies: Sequence[str], header: str = "x-forwarded-for"
+) -> Callable[[str, str | None], str]:
+    """``(peer, header value) -> client address``; ``header`` is ``x-forwarded-for`` or ``forwarded``."""
+    trusted = tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies)
+    if header == "forwarded":
+        return lambda peer, value: client_ip(peer, forwarded_for(value), trusted)
+    return lambda peer, value: client_ip(peer, value, trusted)
+
+
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -64,13 +98,21 @@ def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
 
 
 class Accept:
-    def __init__(self, limits: RequestLimits, trusted_proxies: Sequence[str], base: str = "/fhir") -> None:
+    def __init__(
+        self,
+        limits: RequestLimits,
+        trusted_proxies: Sequence[str],
+        base: str = "/fhir",
+        address_header: str = "x-forwarded-for",  # or "forwarded" (RFC 7239): what the trusted proxy writes
+    ) -> None:
         self.limits = limits
         self.trusted = tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies)
         self.base = base
+        self.address_header = address_header
+        self.client_address = client_address(trusted_proxies, address_header)
 
     async def __call__(self, ex: Exchange) -> None:
-        ex.client_ip = client_ip(ex.client_ip, ex.header("x-forwarded-for"), self.trusted)
+        ex.client_ip = self.client_address(ex.client_ip, ex.header(self.address_header))
         if len(ex.raw_path) + len(ex.query) > self.limits.max_url_bytes:
             raise UriTooLong()
         if sum(len(k) + len(v) + 4 for k, v in ex.headers) > self.limits.max_header_bytes:

@@ -29,7 +29,10 @@ from pydantic import (
 )
 
 from phigate.errors import ConfigError
+from phigate.settings.audit import AuditSettings
+from phigate.settings.traffic import TrafficSettings
 from phigate.settings.validation import ValidationSettings
+from phigate.settings.vendors import VendorSettings
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
@@ -294,7 +297,10 @@ class Settings(_Model):
     shared_state: SharedStateSettings = SharedStateSettings()
     logging: LoggingSettings = LoggingSettings()
     # -- capability sections: one line each, models in phigate/settings/<capability>.py --
+    audit: AuditSettings = AuditSettings()
     validation: ValidationSettings = ValidationSettings()
+    traffic: TrafficSettings = TrafficSettings()
+    vendors: VendorSettings = VendorSettings()
 
     @property
     def issuer(self) -> str:

@@ -9,8 +9,10 @@ migration revision.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -92,4 +94,154 @@ oauth_clients = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("vendor_id", "name"),
+)
+
+# -- audit trail (issue 8): append-only events per node chain, their patients, checkpoints, alerts --
+_AUDIT_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", _AUDIT_ID, primary_key=True, autoincrement=True),  # insertion order: reorders show
+    Column("node", String(128), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("recorded", Float, nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("client_id", String(128), nullable=True, index=True),
+    Column("vendor_id", String(64), nullable=True, index=True),
+    Column("outcome", String(64), nullable=False),
+    Column("event", Text, nullable=False),  # the canonical JSON the hash covers
+    UniqueConstraint("node", "seq"),
+)
+
+audit_event_patients = Table(
+    "audit_event_patients",
+    metadata,
+    Column("node", String(128), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("patient", String(64), primary_key=True, index=True),
+    Column("recorded", Float, nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("id", _AUDIT_ID, primary_key=True, autoincrement=True),
+    Column("node", String(128), nullable=False, index=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("head", String(64), nullable=False),
+    Column("signed_at", Float, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
+
+audit_alerts = Table(
+    "audit_alerts",
+    metadata,
+    Column("id", _AUDIT_ID, primary_key=True, autoincrement=True),
+    Column("dedup_key", String(300), nullable=False, index=True),
+    Column("detector", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("client_id", String(128), nullable=True),
+    Column("vendor_id", String(64), nullable=True),
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("explanation", Text, nullable=False),
+)
+
+# -- vendor risk (issue 9; migration r0004_vendor_risk) --------------------------------------------------
+# Details of each record are a JSON document (its fields are checked by the domain value that reads it);
+# columns hold what queries select on. Attachments and contacts are sealed by the keyring.
+
+vendor_profiles = Table(
+    "vendor_profiles",
+    metadata,
+    Column("vendor_id", String(64), ForeignKey("vendors.id", ondelete="CASCADE"), primary_key=True),
+    Column("details", Text, nullable=False),  # JSON: legal name, jurisdictions, services, data categories
+    Column("contacts", LargeBinary, nullable=True),  # sealed JSON: security and incident contacts
+    Column("suspended_reason", Text, nullable=True),
+    Column("suspended_at", DateTime(timezone=True), nullable=True),
+    Column("tokens_revoked_before", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+vendor_evidence = Table(
+    "vendor_evidence",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("vendor_id", String(64), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("attachment", LargeBinary, nullable=True),  # sealed file bytes
+    Column("attachment_sha256", String(64), nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("removed_at", DateTime(timezone=True), nullable=True),
+)
+
+vendor_agreements = Table(
+    "vendor_agreements",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("vendor_id", String(64), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("document", LargeBinary, nullable=True),  # sealed signed document
+    Column("file_sha256", String(64), nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("removed_at", DateTime(timezone=True), nullable=True),
+)
+
+vendor_assessments = Table(
+    "vendor_assessments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("vendor_id", String(64), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("band", String(16), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("assessed_at", DateTime(timezone=True), nullable=False),
+)
+
+vendor_incidents = Table(
+    "vendor_incidents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("vendor_id", String(64), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+vendor_events = Table(  # the registry's own trail: who changed what, when (no FK: it outlives the vendor)
+    "vendor_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("vendor_id", String(64), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
+access_reviews = Table(
+    "access_reviews",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("details", Text, nullable=False),  # JSON: items (client, scope, usage, flag, decision)
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+)
+
+client_usage = Table(
+    "client_usage",
+    metadata,
+    Column("client_id", String(128), primary_key=True),
+    Column("resource_type", String(64), primary_key=True),
+    Column("interaction", String(16), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
 )
