@@ -7,10 +7,8 @@ import base64
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -40,32 +38,13 @@ LAB = VendorId("acme-labs")
 BILLING = VendorId("billing-co")
 
 
-async def _pg_admin(statement: str) -> None:
-    connection = await asyncpg.connect(**PG_ADMIN, timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """A fresh, migrated database per test (a throwaway PostgreSQL database, dropped after)."""
-    if request.param == "sqlite":
-        database = await open_database(f"sqlite+aiosqlite:///{tmp_path / 'phigate.db'}")
-        await database.migrate()
-        yield database
-        await database.close()
-        return
-    name = f"phigate_test_{secrets.token_hex(6)}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        database = await open_database(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}")
-        await database.migrate()
-        yield database
-        await database.close()
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+@pytest.fixture
+async def db(storage_url: str) -> AsyncIterator[Database]:
+    """A fresh, migrated database per test, on each backend."""
+    database = await open_database(storage_url)
+    await database.migrate()
+    yield database
+    await database.close()
 
 
 @pytest.fixture
