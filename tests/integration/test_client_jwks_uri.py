@@ -116,5 +116,5 @@ async def test_made_up_kids_do_not_become_a_flood_of_fetches(
     assert (await request_token(stack, creds)).status_code == 200
     for n in range(20):
         forged = {**creds, "private_jwk": {**generate_client_key("ES384")[0], "kid": f"made-up-{n}"}}
-        assert (await request_token(stack, forged)).status_code == 401
+        assert (await request_token(stack, forged)).status_code in (401, 429)  # refused, or throttled
     assert len(app[FETCHES]) <= 2  # the first fetch, and at most one refresh in the refresh floor
