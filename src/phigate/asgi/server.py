@@ -218,15 +218,20 @@ def _stop_on_signals(running: RunningServers) -> Generator[None, None, None]:
                 signal.signal(sig, previous[sig])
 
 
-class _TlsFactsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol plus the ASGI TLS extension, which uvicorn leaves out.
+class _ListenerProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol plus two things uvicorn leaves out.
 
-    Each request scope gets ``extensions["tls"]`` with the peer's certificate
-    (``client_cert_chain``, PEM, as the ASGI spec names it) so that tokens can be
-    bound to a client certificate (RFC 8705).
+    - The ASGI TLS extension: each request scope gets ``extensions["tls"]`` with
+      the peer's certificate (``client_cert_chain``, PEM, as the ASGI spec names
+      it), so that tokens can be bound to a client certificate (RFC 8705).
+    - A header deadline against slow clients (slowloris): once a request has
+      begun (or a connection opened), its headers must be complete within
+      ``header_timeout`` seconds or the connection is closed.
     """
 
+    header_timeout: float = 10.0
     _tls: dict[str, Any] | None = None
+    _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -235,15 +240,40 @@ class _TlsFactsProtocol(HttpToolsProtocol):
             der = ssl_object.getpeercert(binary_form=True)
             chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
             self._tls = {"client_cert_chain": chain, "cipher_suite": ssl_object.cipher()[0]}
+        self._arm_header_deadline()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         if self._tls is not None:
             self.scope["extensions"] = {"tls": self._tls}  # type: ignore[dict-item]
+        self._arm_header_deadline()
+
+    def on_headers_complete(self) -> None:
+        self._disarm_header_deadline()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_deadline()
+        super().connection_lost(exc)
+
+    def _arm_header_deadline(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._too_slow)
+
+    def _disarm_header_deadline(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _too_slow(self) -> None:
+        self._header_timer = None
+        log.info("slow_client_closed", seconds=self.header_timeout)
+        self.transport.close()
 
 
 def _config(listener: Listener, drain_seconds: float) -> uvicorn.Config:
     settings = listener.settings
+    header_timeout = settings.header_timeout_seconds
     context: ssl.SSLContext | None = None
     if settings.tls is not None:
         context = server_context(settings.tls, where=f"listeners.{listener.name}.tls")
@@ -259,7 +289,7 @@ def _config(listener: Listener, drain_seconds: float) -> uvicorn.Config:
         listener.app,
         host=settings.host,
         port=settings.port,
-        http=_TlsFactsProtocol,
+        http=type("ListenerProtocol", (_ListenerProtocol,), {"header_timeout": header_timeout}),
         ws="none",
         lifespan="auto",
         log_config=None,

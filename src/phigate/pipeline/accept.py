@@ -115,6 +115,8 @@ class Accept:
         ex.client_ip = self.client_address(ex.client_ip, ex.header(self.address_header))
         if len(ex.raw_path) + len(ex.query) > self.limits.max_url_bytes:
             raise UriTooLong()
+        if len(ex.headers) > self.limits.max_header_count:
+            raise HeadersTooLarge("The request has too many header fields.")
         if sum(len(k) + len(v) + 4 for k, v in ex.headers) > self.limits.max_header_bytes:
             raise HeadersTooLarge()
         length = ex.header("content-length")

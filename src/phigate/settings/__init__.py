@@ -30,6 +30,8 @@ from pydantic import (
 
 from phigate.errors import ConfigError
 from phigate.settings.audit import AuditSettings
+from phigate.settings.contracts import ContractsSettings
+from phigate.settings.people import PeopleSettings
 from phigate.settings.traffic import TrafficSettings
 from phigate.settings.validation import ValidationSettings
 from phigate.settings.vendors import VendorSettings
@@ -87,6 +89,7 @@ class ListenerSettings(_Model):
     port: Port
     tls: TlsSettings | None = None
     plain_http: bool = False
+    header_timeout_seconds: Seconds = 10.0  # a request's headers must arrive within this (slowloris)
 
     @model_validator(mode="after")
     def _tls_or_explicit_plain(self) -> ListenerSettings:
@@ -108,6 +111,7 @@ class ListenersSettings(_Model):
 class RequestLimits(_Model):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
     max_header_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024
+    max_header_count: Annotated[int, Field(ge=8, le=1000)] = 64
     max_url_bytes: Annotated[int, Field(ge=256)] = 8 * 1024
 
 
@@ -297,6 +301,8 @@ class Settings(_Model):
     shared_state: SharedStateSettings = SharedStateSettings()
     logging: LoggingSettings = LoggingSettings()
     # -- capability sections: one line each, models in phigate/settings/<capability>.py --
+    people: PeopleSettings = PeopleSettings()
+    contracts: ContractsSettings = ContractsSettings()
     audit: AuditSettings = AuditSettings()
     validation: ValidationSettings = ValidationSettings()
     traffic: TrafficSettings = TrafficSettings()

@@ -51,3 +51,10 @@ async def test_limits(make_exchange: Callable[..., Exchange]) -> None:
         await accept(make_exchange(method="POST", headers=[("content-length", "4096")]))
     with pytest.raises(RequestError):
         await accept(make_exchange(method="POST", headers=[("content-length", "-1")]))
+
+
+async def test_too_many_header_fields(make_exchange: Callable[..., Exchange]) -> None:
+    accept = Accept(RequestLimits(max_header_count=10), ())
+    await accept(make_exchange(headers=[(f"x-h{i}", "1") for i in range(10)]))
+    with pytest.raises(HeadersTooLarge):
+        await accept(make_exchange(headers=[(f"x-h{i}", "1") for i in range(11)]))
