@@ -20,7 +20,7 @@ from phigate.asgi.runtime import run_node
 from phigate.asgi.server import BoundListener, Listener
 from phigate.cli.clients import register_client
 from phigate.cli.output import fail, reported_errors
-from phigate.cli.vendors import migrated_database, register_vendor
+from phigate.cli.vendors import migrated_database, register_vendor, seed_demo_posture
 from phigate.demo.ehr import create_ehr_app
 from phigate.demo.store import ResourceStore
 from phigate.demo.synthetic import generate
@@ -78,6 +78,43 @@ DEMO_PARTIES = (
 )  # fmt: skip
 
 
+# Data contracts of the demo parties (issue 7): the lab gets recent lab results with the elements a
+# lab feed needs; billing gets claims and coverage, nothing clinical; research gets Safe Harbor data.
+DEMO_CONTRACTS = {
+    "clients": {
+        "acme-lab": {
+            "resources": {
+                "Observation": {
+                    "elements": ["status", "category", "code", "subject", "effective", "value",
+                                 "referenceRange"],
+                    "search": {"category": LAB_CATEGORY, "date": "ge{now-1825d}"},
+                },
+                "DiagnosticReport": {"search": {"category": "LAB"}},
+                "Patient": {"interactions": ["read"], "elements": ["name", "gender", "birthDate"]},
+            },
+            "purposes": ["TREAT"],
+        },
+        "medbill-claims": {
+            "resources": {
+                "Claim": {}, "Coverage": {},
+                "Patient": {"interactions": ["read"],
+                            "elements": ["name", "identifier", "address", "birthDate"]},
+            },
+            "purposes": ["HPAYMT"],
+        },
+    },
+    "vendors": {
+        "cohort-research": {
+            "resources": {"Observation": {"interactions": ["search"]},
+                          "Condition": {"interactions": ["search"]},
+                          "Patient": {"interactions": ["search"]}},
+            "purposes": ["HRESCH"],
+            "masking": {"preset": "safe-harbor"},
+        },
+    },
+}  # fmt: skip
+
+
 async def seed_demo_parties(resolved: ResolvedSettings, clients_dir: Path) -> list[Path]:
     """The demo's third parties, registered once; their credentials files, for the quickstart."""
     clients_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before serving
@@ -92,6 +129,7 @@ async def seed_demo_parties(resolved: ResolvedSettings, clients_dir: Path) -> li
                 db, resolved.settings, VendorId(vendor_id), client_name, scopes, "ES384", credentials,
                 client_id=client_id,
             )  # fmt: skip
+    await seed_demo_posture(resolved)  # issue 9: three standings, so posture gating shows at once
     return [clients_dir / f"{party[2]}.json" for party in DEMO_PARTIES]
 
 
@@ -127,6 +165,7 @@ def _write_config(directory: Path, pki: DevPki, public_port: int, admin_port: in
         "storage": {"url": "sqlite+aiosqlite:///phigate.db"},
         "master_key": {"file": "master.key"},
         "logging": {"level": "warning", "format": "console"},
+        "contracts": DEMO_CONTRACTS,  # what each demo party may receive (issue 7)
     }
     path = directory / "phigate.yaml"
     path.write_text("# Written by `phigate demo` on every start.\n" + yaml.safe_dump(config, sort_keys=False))

@@ -1,0 +1,98 @@
+"""Stage: shape the reply's body by the caller's data contract (after forward and the response check).
+
+A reply no contract term can change streams through untouched. Otherwise the
+body is read once, parsed once (orjson), filtered and masked in place
+(:mod:`phigate.shaping.minimise`), serialised once, and, when the contract asks
+for it, encrypted as compact JWE to the client's own key (``application/jose``).
+What was removed or masked is counted in ``ex.facts["shaping"]`` by rule, never
+with a value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import structlog
+
+from phigate.errors import Forbidden, UpstreamError
+from phigate.exchange import Exchange, Reply
+from phigate.oauth.jwe import MEDIA_TYPE, encrypt_compact
+from phigate.pipeline.contracts import ContractEnforcement
+from phigate.shaping.contracts import Contract
+from phigate.shaping.minimise import Bases, needs_body, shape_document
+from phigate.shaping.tally import Tally
+
+MAX_SHAPED_BYTES = 32 * 1024 * 1024
+FHIR_JSON = "application/fhir+json; charset=utf-8"
+log = structlog.get_logger("phigate.pipeline")
+
+
+class ShapeBody:
+    def __init__(self, enforcement: ContractEnforcement, upstream_bases: tuple[str, ...]) -> None:
+        self.enforcement = enforcement
+        self.upstream_bases = upstream_bases
+
+    async def __call__(self, ex: Exchange) -> None:
+        contract = self.enforcement.contract_for(ex)
+        if contract is None or ex.reply is None or ex.fhir is None or ex.reply.status >= 300:
+            return
+        if not needs_body(contract, ex.fhir):
+            return
+        document = await _read_json(ex)
+        tally = Tally(contract.key)
+        keys = (
+            self.enforcement.keys.for_vendor(ex.identity.vendor_id)
+            if contract.masking and ex.identity
+            else None
+        )
+        bases = Bases(self.upstream_bases, _public_base(ex))
+        refusal = shape_document(document, contract, keys, self.enforcement.clock(), bases, tally)
+        if refusal is not None:
+            ex.facts["shaping"] = tally.as_fact()
+            raise Forbidden(refusal)
+        body = orjson.dumps(document)
+        content_type = FHIR_JSON
+        if contract.encrypt:
+            body, content_type = self._encrypt(body, contract, tally)
+        ex.facts["shaping"] = tally.as_fact()
+        if tally.changed:
+            log.info("response_shaped", request_id=ex.request_id, contract=contract.key)
+        headers = [(k, v) for k, v in ex.reply.headers if k.lower() not in ("content-length", "content-type")]
+        ex.reply = Reply(ex.reply.status, [("content-type", content_type), *headers], body)
+
+    def _encrypt(self, body: bytes, contract: Contract, tally: Tally) -> tuple[bytes, str]:
+        keys = self.enforcement.encryption.get(contract.key, ())
+        if not keys:  # compile refuses this configuration; never send in the clear what must be encrypted
+            raise Forbidden("The data contract requires encryption but no encryption key is registered.")
+        key = keys[0]
+        tally.encrypted = f"jwe:{key.alg}:{key.kid}"
+        return encrypt_compact(body, key, content_type="application/fhir+json"), MEDIA_TYPE
+
+
+async def _read_json(ex: Exchange) -> dict[str, Any]:
+    assert ex.reply is not None
+    if any(k.lower() == "content-encoding" and v.lower() != "identity" for k, v in ex.reply.headers):
+        raise UpstreamError("The upstream sent an encoded body the gateway cannot shape.")
+    body = ex.reply.body
+    if isinstance(body, bytes):  # the response check has read it already
+        raw = body
+    else:
+        try:
+            raw = await body.read(MAX_SHAPED_BYTES)
+        finally:
+            await body.close()
+    if len(raw) > MAX_SHAPED_BYTES:
+        raise UpstreamError("The upstream's answer is too large for the gateway to shape.")
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamError() from None
+    if not isinstance(document, dict):
+        raise UpstreamError()
+    return document
+
+
+def _public_base(ex: Exchange) -> str:
+    host = ex.header("host") or "localhost"
+    return f"{ex.scheme}://{host}{ex.route_base}"
