@@ -11,14 +11,19 @@ import uvloop
 
 from phigate import __version__
 from phigate.asgi.runtime import run_node
+from phigate.cli.audit import audit_app
 from phigate.cli.clients import client_app
+from phigate.cli.contracts import contract_app
 from phigate.cli.demo import demo
 from phigate.cli.keys import keys_app
 from phigate.cli.output import emit, reported_errors
+from phigate.cli.reviews import review_app
 from phigate.cli.token import token
+from phigate.cli.users import user_app
 from phigate.cli.vendors import vendor_app
 from phigate.errors import ConfigError
 from phigate.settings import load_settings
+from phigate.shaping.contracts import compile_with_problems
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="phigate: security gateway for FHIR APIs.")
 config_app = typer.Typer(no_args_is_help=True, help="Check configuration files.")
@@ -26,6 +31,10 @@ app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(vendor_app, name="vendor", help="Third parties (vendors) that own OAuth clients.")
 app.add_typer(client_app, name="client", help="OAuth clients of third parties.")
+app.add_typer(review_app, name="review", help="Access reviews of clients' permissions.")
+app.add_typer(contract_app, name="contract")  # data contracts (issue 7)
+app.add_typer(user_app, name="user")  # people who sign in (issue 4)
+app.add_typer(audit_app, name="audit")  # evidence plane (issue 8)
 app.command(help="Get an access token for a client (SMART Backend Services).")(token)
 app.command(help="Run the embedded demo EHR behind the gateway (loopback only).")(demo)
 
@@ -48,11 +57,15 @@ def config_check(
 ) -> None:
     """Report every problem in FILE, each with its key path; exit 1 if there is any."""
     try:
-        load_settings(file)
+        resolved = load_settings(file)
     except ConfigError as exc:
         emit({"valid": False, "problems": exc.problems}, as_json, _render_problems)
         raise typer.Exit(1) from None
-    emit({"valid": True, "problems": []}, as_json, _render_problems)
+    # Beyond the schema: what a section means (a contract naming an unknown type or an uncheckable parameter).
+    _, problems = compile_with_problems(resolved.settings.contracts)
+    emit({"valid": not problems, "problems": problems}, as_json, _render_problems)
+    if problems:
+        raise typer.Exit(1)
 
 
 def _render_problems(result: dict[str, Any]) -> str:
