@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import micro
+from micro import MicroResult
 from scenarios import Scenario
 from wrk import WrkRun
 
@@ -16,6 +18,12 @@ ESTIMATE_NOTE = (
     "the compared row, 1/req/s minus 1/req/s. Both rows run saturated at the same number of "
     "connections, so 1/req/s is the server core's time per request (the upstream's share "
     "included when it shares the core; it cancels out between two proxied rows)."
+)
+MICRO_NOTE = (
+    "micro: each case's two callables timed in-process, side by side, in alternating batches "
+    "(time.perf_counter_ns, garbage collection on); the figures are the medians of the batches' "
+    "time per call, and added µs is their difference: a direct measure of one request's work on "
+    "one core, without the server, the network or the upstream."
 )
 
 
@@ -164,20 +172,33 @@ def _times(r: Ratio) -> str:
     return f"{r.slowdown:.1f}x slower"
 
 
-def document(rows: Sequence[Row], settings: Mapping[str, Any], machine: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON result of one run."""
+def document(
+    rows: Sequence[Row],
+    settings: Mapping[str, Any],
+    machine: Mapping[str, Any],
+    micro_results: Sequence[MicroResult] = (),
+) -> dict[str, Any]:
+    """The JSON result of one run: the wrk rows and their ratios, then the micro cases."""
     return {
         "settings": dict(settings),
         "machine": dict(machine),
         "rows": [_row_json(r) for r in rows],
         "ratios": [{**asdict(r), "slowdown": round(r.slowdown, 3)} for r in ratios(rows)],
         "ratio_note": ESTIMATE_NOTE,
-        "failed": [r.scenario.name for r in failed(rows)],
+        "micro": micro.document(micro_results),
+        "micro_note": MICRO_NOTE,
+        "failed": [r.scenario.name for r in failed(rows)]
+        + [r.case.name for r in micro.failed(micro_results)],
     }
 
 
-def markdown(rows: Sequence[Row], settings: Mapping[str, Any], machine: Mapping[str, Any]) -> str:
-    """latest.md: when and how it was measured, the table, the ratios and what each row is."""
+def markdown(
+    rows: Sequence[Row],
+    settings: Mapping[str, Any],
+    machine: Mapping[str, Any],
+    micro_results: Sequence[MicroResult] = (),
+) -> str:
+    """latest.md: when and how it was measured, the tables, the ratios and what each row is."""
     setup = ", ".join(f"{k} {v}" for k, v in settings.items())
     host = ", ".join(f"{k}: {v}" for k, v in machine.items())
     parts = [
@@ -198,8 +219,26 @@ def markdown(rows: Sequence[Row], settings: Mapping[str, Any], machine: Mapping[
         "## Rows",
         "",
         *[f"- **{r.scenario.name}**: {r.scenario.about}" for r in rows],
+        *_micro_section(micro_results),
     ]
     return "\n".join(parts) + "\n"
+
+
+def _micro_section(results: Sequence[MicroResult]) -> list[str]:
+    if not results:
+        return []
+    return [
+        "",
+        "## In-process (micro)",
+        "",
+        micro.table(results),
+        "",
+        *[f"- {line}" for line in micro.lines(results)],
+        "",
+        MICRO_NOTE,
+        "",
+        *[f"- **{r.case.name}**: {r.case.about}" for r in results],
+    ]
 
 
 def _cell(text: str, width: int) -> str:

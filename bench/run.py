@@ -1,10 +1,13 @@
 """make bench: the gateway's throughput and latency side by side with the upstream, nginx and bare stacks.
 
-Starts an nginx upstream serving a static ~2 KB FHIR JSON, then for each row of
-``scenarios.SCENARIOS`` the server it needs (pinned to one core), warms it up with wrk, measures
-with wrk (pinned to another core), and checks every response had the expected status. Writes
+First times the micro cases of ``micro_cases.CASES`` in-process: a piece of the gateway's work,
+such as input validation, against what the gateway does without it, with no server. Then starts
+an nginx upstream serving a static ~2 KB FHIR JSON, then for each row of ``scenarios.SCENARIOS``
+the server it needs (pinned to one core), warms it up with wrk, measures with wrk (pinned to
+another core), and checks every response had the expected status. Writes
 ``results/<UTC time>.json`` (and, for a run of every row, ``latest.json`` and ``latest.md``),
-prints the table and the ratios, and exits 1 when a row failed. Run ``python bench/run.py -h``.
+prints the tables and the ratios, and exits 1 when a row or a micro case failed. Run
+``python bench/run.py -h``.
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import gateway
+import micro
 import nginx
 import report
 import stacks
+from micro import MicroCase, MicroResult
+from micro_cases import CASES
 from report import Row
 from scenarios import SCENARIOS, Scenario, select
 from servers import BENCH_DIR, Launcher, Server, ServerError, Unavailable, Workspace, probe, require_tools
@@ -49,19 +55,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     if args.list:
         for s in SCENARIOS:
-            print(f"{s.name:19} {s.about}")
+            print(f"{s.name:23} {s.about}")
+        for c in CASES:
+            print(f"{c.name:23} micro: {c.about}")
         return 0
-    missing = require_tools(["nginx", "wrk", "taskset"])
-    if missing:
-        print(
-            f"make bench needs {' and '.join(missing)}: apt-get install -y {' '.join(missing)}",
-            file=sys.stderr,
-        )
-        return 2
     try:
-        scenarios = select(SCENARIOS, args.only)
+        scenarios, cases = choose(SCENARIOS, CASES, args.only, micro_only=args.micro_only)
     except ValueError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    missing = require_tools(["nginx", "wrk", "taskset"]) if scenarios else []
+    if missing:
+        print(
+            f"make bench needs {' and '.join(missing)}: apt-get install -y {' '.join(missing)} "
+            "(or run only the in-process cases: --micro-only)",
+            file=sys.stderr,
+        )
         return 2
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     signal.signal(signal.SIGTERM, _interrupt)
@@ -77,16 +86,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rounds": args.rounds,
         "server_cpu": server_cpu,
         "load_cpu": load_cpu,
+        "micro_seconds": args.micro_seconds,
+        "micro_warmup_s": args.micro_warmup,
+        "micro_batches": micro.BATCHES,
     }
     try:
-        rows = _measure_all(scenarios, args, server_cpu, load_cpu)
+        # First, while no server runs: the in-process figures must not share the core with one.
+        timed = _measure_micro(cases, args)
+        rows = _measure_all(scenarios, args, server_cpu, load_cpu) if scenarios else []
     except KeyboardInterrupt:
         print("\ninterrupted: every server was stopped, no result written", file=sys.stderr)
         return 130
     except ServerError as exc:  # only the upstream's failure ends the run; other servers fail their rows
         print(f"the upstream did not start: {exc}", file=sys.stderr)
         return 1
-    return _publish(rows, settings, machine, complete=not args.only)
+    return _publish(rows, timed, settings, machine, complete=not args.only and not args.micro_only)
+
+
+def choose(
+    scenarios: Sequence[Scenario], cases: Sequence[MicroCase], only: Sequence[str], *, micro_only: bool
+) -> tuple[tuple[Scenario, ...], tuple[MicroCase, ...]]:
+    """The wrk rows and micro cases to run: those named in ``only`` (every one when it is empty).
+
+    An unknown name, or a wrk row named together with ``micro_only``, raises ValueError.
+    """
+    row_names = {s.name for s in scenarios}
+    case_names = {c.name for c in cases}
+    unknown = [name for name in only if name not in row_names | case_names]
+    if unknown:
+        raise ValueError(
+            f"unknown row {', '.join(unknown)}; rows are: {', '.join(s.name for s in scenarios)}; "
+            f"micro cases are: {', '.join(c.name for c in cases)}"
+        )
+    named_rows = [name for name in only if name in row_names]
+    if micro_only and named_rows:
+        raise ValueError(f"--micro-only runs no wrk row, but --only names {', '.join(named_rows)}")
+    if not only:
+        return (() if micro_only else tuple(scenarios)), tuple(cases)
+    named_cases = [name for name in only if name in case_names]
+    chosen_rows = select(tuple(scenarios), named_rows) if named_rows else ()
+    return chosen_rows, (micro.select(cases, named_cases) if named_cases else ())
+
+
+def _measure_micro(cases: Sequence[MicroCase], args: argparse.Namespace) -> list[MicroResult]:
+    """Each case timed in this process, one after the other.
+
+    Not pinned to a core: on a busy machine the scheduler can then move the benchmark off a core
+    that another process is using, which pinning would forbid.
+    """
+    if not cases:
+        return []
+    print(f"micro: {len(cases)} in-process cases, about {args.micro_warmup + args.micro_seconds:.1f} s each")
+    timed = []
+    for case in cases:
+        timed.append(micro.time_case(case, args.micro_seconds, args.micro_warmup))
+        print(_micro_progress(timed[-1]), flush=True)
+    return timed
 
 
 def _measure_all(
@@ -188,27 +243,41 @@ def _wrk(
     return done.stdout
 
 
-def _publish(rows: list[Row], settings: dict[str, Any], machine: dict[str, Any], complete: bool) -> int:
-    result = report.document(rows, settings, machine)
+def _publish(
+    rows: list[Row],
+    timed: list[MicroResult],
+    settings: dict[str, Any],
+    machine: dict[str, Any],
+    complete: bool,
+) -> int:
+    result = report.document(rows, settings, machine, timed)
     RESULTS.mkdir(exist_ok=True)
     stamp = str(settings["started_at"]).replace("-", "").replace(":", "")
     written = [_write(RESULTS / f"{stamp}.json", json.dumps(result, indent=2) + "\n")]
     if complete:
         written.append(_write(RESULTS / "latest.json", json.dumps(result, indent=2) + "\n"))
-        written.append(_write(RESULTS / "latest.md", report.markdown(rows, settings, machine)))
-    print()
-    print(report.table(rows))
-    print()
-    for line in report.ratio_lines(report.ratios(rows)):
-        print(line)
-    print(f"({report.ESTIMATE_NOTE})")
+        written.append(_write(RESULTS / "latest.md", report.markdown(rows, settings, machine, timed)))
+    if rows:
+        print()
+        print(report.table(rows))
+        print()
+        for line in report.ratio_lines(report.ratios(rows)):
+            print(line)
+        print(f"({report.ESTIMATE_NOTE})")
+    if timed:
+        print()
+        print(micro.table(timed))
+        print()
+        for line in micro.lines(timed):
+            print(line)
+        print(f"({report.MICRO_NOTE})")
     print()
     print("written: " + ", ".join(os.path.relpath(p, BENCH_DIR.parent) for p in written))
     if not complete:
-        print("(latest.json and latest.md are only replaced by a run of every row)")
-    bad = report.failed(rows)
+        print("(latest.json and latest.md are only replaced by a run of every row and micro case)")
+    bad = [r.scenario.name for r in report.failed(rows)] + [r.case.name for r in micro.failed(timed)]
     if bad:
-        print(f"FAILED: {', '.join(r.scenario.name for r in bad)} (see the result column)", file=sys.stderr)
+        print(f"FAILED: {', '.join(bad)} (see the result column)", file=sys.stderr)
         return 1
     return 0
 
@@ -226,6 +295,13 @@ def _as_row_of(template: Row, scenario: Scenario) -> Row:
 
 def _unused(server: str, later: Sequence[Scenario]) -> bool:
     return all(s.server != server for s in later)
+
+
+def _micro_progress(result: MicroResult) -> str:
+    if result.measured is not None and result.baseline is not None:
+        figures = f"{micro.us(result.measured.median_us):>8} µs vs {micro.us(result.baseline.median_us)} µs"
+        return f"  {result.case.name:23} {figures}  {micro.result_text(result)}"
+    return f"  {result.case.name:23} {micro.result_text(result)}"
 
 
 def _progress(row: Row) -> str:
@@ -302,19 +378,42 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="measure every row this many times, report the median (default 1)",
     )
     parser.add_argument(
-        "--only", action="append", default=[], metavar="NAME", help="run only this row (repeatable)"
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this row or micro case (repeatable)",
     )
     parser.add_argument(
         "--no-install",
         action="store_true",
         help="skip granian rather than pip-install it into bench/.venv-granian",
     )
-    parser.add_argument("--list", action="store_true", help="list the rows and exit")
+    parser.add_argument(
+        "--micro-only",
+        action="store_true",
+        help="run only the in-process micro cases (no nginx, no wrk, no server)",
+    )
+    parser.add_argument(
+        "--micro-seconds",
+        type=float,
+        default=2.5,
+        help="seconds timed per micro case, both sides together (default 2.5)",
+    )
+    parser.add_argument(
+        "--micro-warmup",
+        type=float,
+        default=0.5,
+        help="seconds of untimed calls before each micro case (default 0.5)",
+    )
+    parser.add_argument("--list", action="store_true", help="list the rows and micro cases and exit")
     args = parser.parse_args(argv)
     if min(args.duration, args.connections, args.threads, args.rounds) < 1 or args.warmup < 0:
         parser.error(
             "--duration, --connections, --threads and --rounds must be at least 1, --warmup at least 0"
         )
+    if args.micro_seconds <= 0 or args.micro_warmup < 0:
+        parser.error("--micro-seconds must be above 0, --micro-warmup at least 0")
     if args.threads > args.connections:
         parser.error("--threads must not exceed --connections (wrk needs one connection per thread)")
     return args

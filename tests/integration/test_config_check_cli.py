@@ -22,7 +22,9 @@ BASE = {
 def check(tmp_path: Path, **sections: object) -> tuple[int, dict[str, object]]:
     path = tmp_path / "phigate.yaml"
     path.write_text(yaml.safe_dump({**BASE, **sections}))
-    result = CliRunner().invoke(app, ["config", "check", str(path), "--json"], env={"PHIGATE_MASTER_KEY": "x"})
+    result = CliRunner().invoke(
+        app, ["config", "check", str(path), "--json"], env={"PHIGATE_MASTER_KEY": "x"}
+    )
     return result.exit_code, json.loads(result.stdout)
 
 

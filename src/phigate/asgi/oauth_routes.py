@@ -8,7 +8,7 @@ JSON (RFC 6749 5.2), never a stack trace or an internal reason.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -44,6 +44,7 @@ def create_oauth_app(
     fhir_bases: tuple[str, ...],
     *,
     token_guard: TokenEndpointGuard | None = None,
+    page_routes: Sequence[Route] = (),
 ) -> Starlette:
     async def token(request: Request) -> Response:
         form = await _form(request)
@@ -81,6 +82,7 @@ def create_oauth_app(
         Route(JWKS_PATH, jwks_endpoint, methods=["GET"]),
         Route(OIDC_DISCOVERY_PATH, openid, methods=["GET"]),
         *(Route(base + SMART_DISCOVERY_SUFFIX, smart, methods=["GET"]) for base in fhir_bases),
+        *page_routes,  # people: sign-in, MFA, consent, userinfo (issue 4)
     ]
     handlers: Mapping[Any, Any] = {
         OAuthError: _oauth_error,

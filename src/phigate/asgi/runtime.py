@@ -13,11 +13,13 @@ import structlog
 from starlette.applications import Starlette
 
 from phigate.adapters.memory_limits import open_limit_store
+from phigate.adapters.sql import SqlSecretStore
 from phigate.adapters.sql.vendor_risk import SqlVendorRisk
 from phigate.adapters.sql.vendor_usage import SqlClientUsage
 from phigate.asgi.admin import create_admin_app
 from phigate.asgi.gateway import GatewayApp
 from phigate.asgi.oauth_routes import create_oauth_app
+from phigate.asgi.pages.assembly import people_side
 from phigate.asgi.server import Listener, OnReady, serve
 from phigate.asgi.services import Services
 from phigate.monitor.logs import configure_logging
@@ -31,6 +33,8 @@ from phigate.oauth.rfc9068 import AccessTokens
 from phigate.oauth.server import AuthorizationServer
 from phigate.oauth.smart.discovery import smart_configuration
 from phigate.pipeline import build_pipeline
+from phigate.pipeline.audit import Evidence
+from phigate.pipeline.contracts import ContractEnforcement
 from phigate.pipeline.posture import PostureStage
 from phigate.pipeline.traffic import TokenEndpointGuard, Traffic
 from phigate.proxy import UpstreamPool
@@ -69,6 +73,18 @@ class Node:
         store = open_limit_store(services.shared, timeout=traffic.store_timeout_seconds, local=local)
         self.traffic = Traffic(traffic, store)
         # -- end traffic guard --
+        # -- evidence plane (issue 8): audit trail, metrics by client, detectors, alerts, reactions --
+        self.evidence = (
+            Evidence(settings, self.node_id, self.metrics, services.db, services.keyring, services.clients,
+                     services.shared.revocations)  # fmt: skip
+            if settings.audit.enabled
+            else None
+        )
+        # -- end evidence plane --
+        # -- data contracts (issue 7): compiled once; a problem stops the node, naming the key path --
+        has_contracts = bool(settings.contracts.clients or settings.contracts.vendors)
+        self.contracts = ContractEnforcement.from_settings(settings.contracts) if has_contracts else None
+        # -- end data contracts --
         self.authorization_server = self._authorization_server()
         resource_server = self._resource_server()
         pipelines = {
@@ -81,18 +97,22 @@ class Node:
                 resource_server,
                 posture=PostureStage(self.posture_gate, settings.oauth.access_token_seconds, usage_meter),
                 traffic=self.traffic,
+                contracts=self.contracts,  # data contracts (issue 7)
+                audit=self.evidence.trail if self.evidence is not None else None,  # evidence plane (issue 8)
             )
             for route in settings.routes
         }
         oauth_app = create_oauth_app(
             self.authorization_server,
             services.signing_keys.jwks,
-            provider_metadata(self.endpoints, settings.oauth.signing_algorithm, SCOPES_SUPPORTED),
-            smart_configuration(self.endpoints, SCOPES_SUPPORTED),
+            provider_metadata(self.endpoints, settings.oauth.signing_algorithm, SCOPES_SUPPORTED,
+                              people=self.people is not None),
+            smart_configuration(self.endpoints, SCOPES_SUPPORTED, people=self.people is not None),
             tuple(route.base for route in settings.routes),
             token_guard=TokenEndpointGuard(
                 self.traffic, settings.listeners.trusted_proxies, settings.traffic.client_address_header
             ),  # traffic guard (issue 5)
+            page_routes=self.people.pages.routes() if self.people is not None else (),  # people (issue 4)
         )
         self.public_app = GatewayApp(pipelines, self.readiness, lifespan=self.lifespan, oauth_app=oauth_app)
         self.admin_app: Starlette = create_admin_app(self.metrics, self.readiness)
@@ -103,6 +123,11 @@ class Node:
         authenticator = AssertionAuthenticator(
             services.clients, ClientKeys(self.fetcher), services.shared.replay_cache, oauth
         )
+        # -- people (issue 4): sign-in, MFA and consent pages, and the launch grants of their apps --
+        people_on = self.settings.people.enabled
+        self.people = people_side(self.settings, services, self.endpoints, self._tokens(), authenticator) \
+            if people_on else None  # fmt: skip
+        # -- end people --
         return AuthorizationServer(
             self.endpoints,
             authenticator,
@@ -110,6 +135,8 @@ class Node:
             services.shared.replay_cache,
             services.shared.revocations,
             vendor_refusal=self.posture_gate.refusal,
+            on_token=self.evidence.on_token if self.evidence is not None else None,  # evidence plane (issue 8)
+            launch=self.people.launch if self.people is not None else None,  # people (issue 4)
         )
 
     def _tokens(self) -> AccessTokens:
@@ -141,7 +168,13 @@ class Node:
                 await pool.start()
             self._refresh = asyncio.create_task(self._refresh_keys(), name="signing-key-refresh")
             self.usage.start()  # vendor posture (issue 9)
+            if self.contracts is not None:  # data contracts (issue 7): the masking keys, before serving
+                await self.contracts.load(SqlSecretStore(self.services.db, self.services.keyring))
+            if self.evidence is not None:
+                await self.evidence.start()  # evidence plane (issue 8)
             return
+        if self.evidence is not None:
+            await self.evidence.stop()  # evidence plane (issue 8): drains the spool while the store is open
         await self.usage.stop()  # vendor posture (issue 9)
         if self._refresh is not None:
             self._refresh.cancel()

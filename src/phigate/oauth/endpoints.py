@@ -10,6 +10,8 @@ TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a path, not a secret
 INTROSPECT_PATH = "/oauth2/introspect"
 REVOKE_PATH = "/oauth2/revoke"
 JWKS_PATH = "/oauth2/jwks"
+AUTHORIZE_PATH = "/oauth2/authorize"
+USERINFO_PATH = "/oauth2/userinfo"
 OIDC_DISCOVERY_PATH = "/.well-known/openid-configuration"
 SMART_DISCOVERY_SUFFIX = "/.well-known/smart-configuration"
 
@@ -42,3 +44,11 @@ class Endpoints:
     @property
     def jwks(self) -> str:
         return self.issuer + JWKS_PATH
+
+    @property
+    def authorization(self) -> str:
+        return self.issuer + AUTHORIZE_PATH
+
+    @property
+    def userinfo(self) -> str:
+        return self.issuer + USERINFO_PATH

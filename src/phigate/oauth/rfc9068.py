@@ -10,6 +10,7 @@ revocation) and, for a sender-constrained token, ``cnf`` (``jkt`` for DPoP,
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,11 +50,25 @@ class AccessTokens:
     issuer: str
 
     def issue(
-        self, client_id: str, scope: str, audience: str, now: int, confirmation: Confirmation | None = None
+        self,
+        client_id: str,
+        scope: str,
+        audience: str,
+        now: int,
+        confirmation: Confirmation | None = None,
+        *,
+        subject: str | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> tuple[str, dict[str, Any]]:
+        """A signed access token; ``subject`` is the person an app acts for (default: the client).
+
+        ``extra`` adds claims of a person's token (``patient``, ``fhirUser``, ``acr``, ``amr``,
+        ``break_glass``); it never replaces one of the claims set here.
+        """
         claims: dict[str, Any] = {
+            **(extra or {}),
             "iss": self.issuer,
-            "sub": client_id,
+            "sub": subject or client_id,
             "client_id": client_id,
             "aud": audience,
             "scope": scope,

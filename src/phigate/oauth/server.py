@@ -29,6 +29,7 @@ from phigate.oauth.rfc6749.errors import (
 from phigate.oauth.rfc7523 import AssertionAuthenticator
 from phigate.oauth.rfc9068 import AccessTokens, Confirmation
 from phigate.oauth.rfc9449 import verify_dpop_proof
+from phigate.oauth.smart.launch import PERSON_GRANTS, LaunchTokens
 from phigate.policy.scopes import Context, ScopeSet
 from phigate.policy.scopes import InvalidScope as MalformedScope
 from phigate.ports import ReplayCache, RevocationList
@@ -62,6 +63,8 @@ class AuthorizationServer:
     on_token: Callable[[str, dict[str, Any]], None] | None = None
     # The posture gate's hook (issue 9): why the client's vendor may get no token now, or None.
     vendor_refusal: Callable[[VendorId], Awaitable[str | None]] | None = None
+    # Apps acting for people (issue 4): authorization_code and refresh_token grants.
+    launch: LaunchTokens | None = None
 
     async def token(self, form: Mapping[str, str], transport: TransportFacts) -> dict[str, Any]:
         try:
@@ -75,6 +78,8 @@ class AuthorizationServer:
         return reply
 
     async def _token(self, form: Mapping[str, str], transport: TransportFacts) -> dict[str, Any]:
+        if self.launch is not None and form.get("grant_type") in PERSON_GRANTS:
+            return await self._person_token(form, transport)
         if form.get("grant_type") != "client_credentials":
             raise UnsupportedGrantType()
         now = self.clock()
@@ -99,6 +104,19 @@ class AuthorizationServer:
             "scope": claims["scope"],
         }
 
+    async def _person_token(self, form: Mapping[str, str], transport: TransportFacts) -> dict[str, Any]:
+        assert self.launch is not None
+        now = self.clock()
+        client = await self.launch.client(form, now)
+        if self.vendor_refusal is not None and (refusal := await self.vendor_refusal(client.vendor_id)):
+            raise UnauthorizedClient(refusal)
+        reply = await self.launch.token(form, client, now)
+        if self.on_token is not None:
+            rules = {"scope": reply["scope"], "grant_type": form.get("grant_type")}
+            fields = {"client_id": client.client_id, "vendor_id": client.vendor_id, "rules": rules}
+            self.on_token("token.issued", fields | {"source_ip": transport.client_ip, "status": 200})
+        return reply
+
     async def introspect(self, form: Mapping[str, str]) -> dict[str, Any]:
         """RFC 7662: an authenticated client learns about its own tokens only; anything else is inactive."""
         now = self.clock()
@@ -119,6 +137,9 @@ class AuthorizationServer:
         if claims is not None:
             await self.revocations.revoke(str(claims["jti"]), float(claims["exp"]))
             log.info("token_revoked", client_id=client.client_id, jti=claims["jti"])
+            if self.on_token is not None:
+                fields = {"client_id": client.client_id, "vendor_id": client.vendor_id, "status": 200}
+                self.on_token("token.revoked", fields | {"rules": {"token_id": claims["jti"]}})
 
     def _own_token(self, form: Mapping[str, str], client: OAuthClient, now: float) -> dict[str, Any] | None:
         token = form.get("token")

@@ -24,6 +24,7 @@ from phigate.oauth.resource import ResourceServer
 from phigate.pipeline.accept import Accept
 from phigate.pipeline.audit import AuditTrail, ExchangeAudit
 from phigate.pipeline.authorise import Authorise
+from phigate.pipeline.contracts import ContractEnforcement, NarrowByContract
 from phigate.pipeline.forward import Forward
 from phigate.pipeline.identity import Authenticate
 from phigate.pipeline.parse import parse
@@ -31,6 +32,7 @@ from phigate.pipeline.posture import PostureStage
 from phigate.pipeline.record import Record
 from phigate.pipeline.response_check import check_response
 from phigate.pipeline.shape import ShapeHeaders
+from phigate.pipeline.shape_body import ShapeBody
 from phigate.pipeline.traffic import NetworkGuard, PreAuthGuard, RateGuard, Traffic
 from phigate.pipeline.validate import Validate, guard_config
 from phigate.proxy import UpstreamPool
@@ -92,8 +94,10 @@ def build_pipeline(
     audit: AuditTrail | None = None,
     posture: PostureStage | None = None,
     traffic: Traffic | None = None,
+    contracts: ContractEnforcement | None = None,
 ) -> Pipeline:
     """The stage order of one route (ARCHITECTURE.md, "The request path")."""
+    upstream_bases = tuple(t.url for t in upstream.settings.targets)
     rate_guard = RateGuard(traffic) if traffic is not None else None
     address_header = settings.traffic.client_address_header  # X-Forwarded-For or Forwarded (issue 5)
     stages: tuple[Stage, ...] = (
@@ -105,12 +109,13 @@ def build_pipeline(
         # [slot: network and rate stages (allowlists, limits, throttling), issue 5]
         *((NetworkGuard(traffic), rate_guard) if traffic is not None and rate_guard is not None else ()),
         Authorise(upstream, settings.limits.max_body_bytes),  # scopes, patient context, obligations
+        *((NarrowByContract(contracts),) if contracts is not None else ()),  # data contract (issue 7)
         Validate(guard_config(settings, route_base), metrics),  # media, JSON/XML, FHIR structure, inspection
         Forward(upstream, settings.limits.max_body_bytes),
         check_response,  # the compartment and scope post-check, only when an obligation asks for it
         # [slot: response shaping stage (data contracts, masking, JWE), issue 7]
+        *((ShapeBody(contracts, upstream_bases),) if contracts is not None else ()),  # issue 7
     )
-    upstream_bases = tuple(t.url for t in upstream.settings.targets)
     return Pipeline(
         stages=stages,
         shape=ShapeHeaders(settings.listeners.hsts_max_age, upstream_bases),

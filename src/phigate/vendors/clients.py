@@ -60,6 +60,9 @@ _SCRYPT_MAXMEM = 64 * 1024 * 1024
 class AuthMethod(StrEnum):
     private_key_jwt = "private_key_jwt"
     client_secret = "client_secret"  # noqa: S105 - a method name, not a secret
+    # A public app (SMART client-public, issue 4): no credential; it gets tokens only through a person's
+    # authorization (authorization_code with PKCE) at its registered redirect URIs, never client_credentials.
+    none = "none"
 
 
 class TokenBinding(StrEnum):
@@ -106,6 +109,10 @@ class OAuthClient:
         self._check_binding()
 
     def _check_authentication(self) -> None:
+        if self.auth_method is AuthMethod.none:
+            if self.jwks is not None or self.jwks_uri is not None or self.secret_hash is not None:
+                raise RegistrationError("auth_method", "a public client registers no keys and no secret")
+            return
         if self.auth_method is AuthMethod.client_secret:
             if has_phi_scopes(self.scopes):
                 raise RegistrationError(
@@ -183,16 +190,20 @@ def new_client(
     mtls_thumbprint: str | None = None,
     secret_hash: str | None = None,
     allow_loopback_jwks: bool = False,
+    public: bool = False,
 ) -> OAuthClient:
     """A client to register: ``client_id`` defaults to ``<vendor id>-<8 hex>``.
 
-    A ``secret_hash`` makes it a client_secret client; otherwise it uses private_key_jwt.
+    A ``secret_hash`` makes it a client_secret client; ``public`` a public app (no credential,
+    issue 4); otherwise it uses private_key_jwt.
     ``allow_loopback_jwks`` (settings ``oauth.allow_loopback_jwks``, dev only) admits a
     jwks_uri on a loopback or private address.
     """
     if jwks_uri is not None:
         check_jwks_uri(jwks_uri, allow_loopback=allow_loopback_jwks)
     method = AuthMethod.client_secret if secret_hash is not None else AuthMethod.private_key_jwt
+    if public:
+        method = AuthMethod.none
     return OAuthClient(
         client_id=ClientId(client_id) if client_id is not None else generate_client_id(vendor_id),
         vendor_id=vendor_id,

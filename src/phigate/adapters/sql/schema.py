@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -244,4 +245,95 @@ client_usage = Table(
     Column("interaction", String(16), primary_key=True),
     Column("count", Integer, nullable=False),
     Column("last_at", DateTime(timezone=True), nullable=False),
+)
+
+# -- people (issue 4): users, second factors, sessions; codes and refresh tokens of apps; break-glass --
+people_users = Table(
+    "people_users",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("fhir_user", String(100), nullable=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("locked", Boolean, nullable=False),
+    Column("totp_secret", LargeBinary, nullable=True),
+    Column("totp_enrolled", Boolean, nullable=False),
+    Column("totp_last_step", BigInteger, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+people_recovery_codes = Table(
+    "people_recovery_codes",
+    metadata,
+    Column("user_id", String(32), ForeignKey("people_users.user_id", ondelete="CASCADE"), primary_key=True),
+    Column("code_hash", String(64), primary_key=True),
+    Column("used", Boolean, nullable=False),
+)
+
+people_sessions = Table(
+    "people_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("user_id", String(32), ForeignKey("people_users.user_id", ondelete="CASCADE"), nullable=False),
+    Column("auth_time", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("amr", String(64), nullable=False),
+    Column("ended", Boolean, nullable=False),
+)
+
+oauth_codes = Table(
+    "oauth_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("client_id", String(128), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used", Boolean, nullable=False),
+    Column("family_id", String(32), nullable=True),
+    Column("access_jti", String(64), nullable=True),
+    Column("access_exp", Float, nullable=True),
+)
+
+oauth_refresh_tokens = Table(
+    "oauth_refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("family_id", String(32), nullable=False),
+    Column("client_id", String(128), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("family_started_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used", Boolean, nullable=False),
+    Column("revoked", Boolean, nullable=False),
+    Column("access_jti", String(64), nullable=False),
+    Column("access_exp", Float, nullable=False),
+)
+
+oauth_app_redirects = Table(
+    "oauth_app_redirects",
+    metadata,
+    Column(
+        "client_id", String(128), ForeignKey("oauth_clients.client_id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("redirect_uris", Text, nullable=False),
+)
+
+break_glass = Table(
+    "break_glass",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), nullable=False),
+    Column("client_id", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reviewed_by", String(64), nullable=True),
+    Column("review_note", Text, nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
 )

@@ -1,7 +1,10 @@
 """``[fhir-base]/.well-known/smart-configuration`` (SMART App Launch 2.x, section 4.2).
 
-This issue serves Backend Services (client_credentials with private_key_jwt);
-the capabilities grow as the launch flows for people arrive.
+Backend Services (client_credentials with private_key_jwt) always; with
+``people`` on, the standalone launch for apps acting for people: public and
+confidential apps, OpenID Connect, patient and user scopes, offline access.
+Public apps are announced by the ``client-public`` capability; the OpenID
+document also lists ``none`` among the token endpoint's methods (RFC 8414).
 """
 
 from __future__ import annotations
@@ -9,12 +12,23 @@ from __future__ import annotations
 from typing import Any
 
 from phigate.oauth.endpoints import CLIENT_ASSERTION_ALGORITHMS, DPOP_ALGORITHMS, Endpoints
+from phigate.people.roles import PEOPLE_SCOPES
 
 CAPABILITIES = ("client-confidential-asymmetric", "permission-v1", "permission-v2")
+PEOPLE_CAPABILITIES = (
+    "launch-standalone",
+    "client-public",
+    "sso-openid-connect",
+    "context-standalone-patient",
+    "permission-patient",
+    "permission-user",
+    "permission-offline",
+    "permission-online",
+)
 
 
-def smart_configuration(endpoints: Endpoints, scopes: list[str]) -> dict[str, Any]:
-    return {
+def smart_configuration(endpoints: Endpoints, scopes: list[str], *, people: bool = False) -> dict[str, Any]:
+    document: dict[str, Any] = {
         "issuer": endpoints.issuer,
         "jwks_uri": endpoints.jwks,
         "token_endpoint": endpoints.token,
@@ -29,3 +43,14 @@ def smart_configuration(endpoints: Endpoints, scopes: list[str]) -> dict[str, An
         "scopes_supported": scopes,
         "response_types_supported": ["token"],
     }
+    if people:
+        document |= {
+            "authorization_endpoint": endpoints.authorization,
+            "scopes_supported": [*scopes, *PEOPLE_SCOPES],
+            "userinfo_endpoint": endpoints.userinfo,
+            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+            "capabilities": [*CAPABILITIES, *PEOPLE_CAPABILITIES],
+            "response_types_supported": ["code"],
+            "authorization_response_iss_parameter_supported": True,
+        }
+    return document
