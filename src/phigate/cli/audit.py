@@ -1,0 +1,285 @@
+"""``phigate audit``: verify the trail, search it, export FHIR AuditEvents, account for disclosures.
+
+Reading the trail needs the configuration (the store) and the master key (the
+checkpoint key is kept encrypted: a store altered by someone without that key
+cannot produce a checkpoint that verifies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from phigate.adapters.kms import Keyring, master_key_from_settings
+from phigate.adapters.kms.signing import CheckpointKeys
+from phigate.adapters.sql import Database, SqlDataKeyStore, SqlSecretStore, open_database
+from phigate.adapters.sql.audit import AuditQuery, SqlAuditStore, append_now
+from phigate.adapters.sql.clients import SqlClientRegistry
+from phigate.adapters.sql.vendors import SqlVendorRegistry
+from phigate.audit.balp import audit_events
+from phigate.audit.chain import ChainedEvent, ChainVerifier, Finding
+from phigate.audit.disclosures import accounting, as_bundle, as_csv, as_html, summarised
+from phigate.audit.events import AuditEvent, Kind
+from phigate.cli.output import emit, fail, reported_errors
+from phigate.guard.resource_validation import validate_resource
+from phigate.settings import ResolvedSettings, load_settings
+from phigate.types import ClientId
+from phigate.vendors.clients import ClientStatus
+
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail and disclosures.")
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The phigate.yaml to use.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+T = TypeVar("T")
+
+
+def _run(config: Path, work: Callable[[ResolvedSettings], Coroutine[Any, Any, T]]) -> T:
+    with reported_errors():
+        return asyncio.run(work(load_settings(config)))
+
+
+@asynccontextmanager
+async def _opened(resolved: ResolvedSettings) -> AsyncIterator[tuple[Database, CheckpointKeys]]:
+    db = await open_database(resolved.storage_url.get_secret_value())
+    try:
+        await db.check_current()
+        keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+        yield db, await CheckpointKeys.load(SqlSecretStore(db, keyring))
+    finally:
+        await db.close()
+
+
+@audit_app.command()
+def verify(config: ConfigOption = Path("phigate.yaml"), as_json: JsonOption = False) -> None:
+    """Check every stored event's hash, link and order and every signed checkpoint; name the first break.
+
+    Exits 1 when an event was altered, removed or reordered, or a checkpoint does not verify.
+    """
+
+    async def work(resolved: ResolvedSettings) -> dict[str, Any]:
+        async with _opened(resolved) as (db, keys):
+            store = SqlAuditStore(db)
+            checkpoints = await store.checkpoints()
+            verifier = ChainVerifier(checkpoints, lambda c: keys.verify(c.key_id, c.message(), c.signature))
+            total = await store.count()
+            with _progress(as_json) as progress:
+                task = progress.add_task("verifying audit events", total=total)
+                async for row in store.stream():
+                    verifier.feed(row)
+                    progress.advance(task)
+            findings = verifier.finish()
+        return _verdict(verifier.counted, len(checkpoints), findings)
+
+    result = _run(config, work)
+    emit(result, as_json, _render_verdict)
+    if not result["valid"]:
+        raise typer.Exit(1)
+
+
+def _progress(quiet: bool) -> Progress:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    return Progress(*columns, console=Console(stderr=True), disable=quiet or not sys.stderr.isatty())
+
+
+def _verdict(events: int, checkpoints: int, findings: list[Finding]) -> dict[str, Any]:
+    return {
+        "valid": not findings,
+        "events": events,
+        "checkpoints": checkpoints,
+        "findings": [
+            {"node": f.node, "event": f.seq, "problem": f.problem, "detail": f.detail, "text": f.describe()}
+            for f in findings
+        ],
+    }
+
+
+def _render_verdict(result: dict[str, Any]) -> str:
+    head = f"{result['events']} event(s), {result['checkpoints']} checkpoint(s): "
+    if result["valid"]:
+        return head + "the audit trail is intact"
+    return head + "TAMPERED\n" + "\n".join(f"  - {f['text']}" for f in result["findings"])
+
+
+def _when(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        fail("a time is an ISO 8601 date or date-time, for example 2026-01-31 or 2026-01-31T08:00:00Z")
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _query(
+    patient: str | None, client: str | None, vendor: str | None, since: str | None, until: str | None,
+    outcome: str | None, kind: str | None, limit: int,
+) -> AuditQuery:  # fmt: skip
+    return AuditQuery(patient, client, vendor, _when(since), _when(until), outcome, kind, limit)
+
+
+PatientOpt = Annotated[str | None, typer.Option("--patient", help="Events that disclosed this patient.")]
+ClientOpt = Annotated[str | None, typer.Option("--client", help="A client id.")]
+VendorOpt = Annotated[str | None, typer.Option("--vendor", help="A vendor id.")]
+SinceOpt = Annotated[str | None, typer.Option("--since", help="From this ISO date-time (UTC if no zone).")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Before this ISO date-time.")]
+OutcomeOpt = Annotated[str | None, typer.Option("--outcome", help="ok, failed, or an error code.")]
+KindOpt = Annotated[str | None, typer.Option("--kind", help="exchange, security, alert or reaction.")]
+LimitOpt = Annotated[int, typer.Option("--limit", min=1, max=1_000_000)]
+
+
+async def _search(resolved: ResolvedSettings, query: AuditQuery) -> list[ChainedEvent]:
+    async with _opened(resolved) as (db, _):
+        return await SqlAuditStore(db).search(query)
+
+
+@audit_app.command()
+def search(
+    config: ConfigOption = Path("phigate.yaml"), patient: PatientOpt = None, client: ClientOpt = None,
+    vendor: VendorOpt = None, since: SinceOpt = None, until: UntilOpt = None, outcome: OutcomeOpt = None,
+    kind: KindOpt = None, limit: LimitOpt = 100, as_json: JsonOption = False,
+) -> None:  # fmt: skip
+    """Audit events by patient, client, vendor, time and outcome, oldest first."""
+    query = _query(patient, client, vendor, since, until, outcome, kind, limit)
+    found = _run(config, lambda resolved: _search(resolved, query))
+    payload = [{"node": e.node, "seq": e.seq, **e.event} for e in found]
+    if as_json:
+        emit(payload, True, str)
+        return
+    table = Table("time", "kind", "action", "client", "vendor", "status", "outcome", "patients", "request id")
+    for row in payload:
+        table.add_row(_iso(row["recorded"]), row["kind"], row["action"], row.get("client_id") or "",
+                      row.get("vendor_id") or "", str(row.get("status") or ""), row["outcome"],
+                      ", ".join(row.get("patients") or []), row.get("request_id") or "")  # fmt: skip
+    Console().print(table)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@audit_app.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="The NDJSON file to write ('-': stdout).")],
+    config: ConfigOption = Path("phigate.yaml"), patient: PatientOpt = None, client: ClientOpt = None,
+    vendor: VendorOpt = None, since: SinceOpt = None, until: UntilOpt = None, outcome: OutcomeOpt = None,
+    kind: KindOpt = None, limit: LimitOpt = 100_000,
+) -> None:  # fmt: skip
+    """Export events as FHIR R4 AuditEvent resources (IHE BALP), one per line, each validated first."""
+    query = _query(patient, client, vendor, since, until, outcome, kind, limit)
+    found = _run(config, lambda resolved: _search(resolved, query))
+    lines = []
+    for stored in found:
+        for resource in audit_events(stored):
+            issues = validate_resource(resource, expected_type="AuditEvent")
+            if issues:
+                fail(
+                    f"event {stored.node}#{stored.seq} does not make a valid AuditEvent: {issues[0].message}"
+                )
+            lines.append(orjson.dumps(resource) + b"\n")
+    data = b"".join(lines)
+    if str(out) == "-":
+        sys.stdout.buffer.write(data)
+    else:
+        out.write_bytes(data)
+        typer.echo(f"{len(lines)} AuditEvent(s) written to {out}", err=True)
+
+
+Format = Annotated[str, typer.Option("--format", help="table, csv, bundle (FHIR) or html (a letter).")]
+
+
+@audit_app.command()
+def disclosures(
+    patient: Annotated[str, typer.Option("--patient", help="The patient's id.")],
+    config: ConfigOption = Path("phigate.yaml"),
+    output_format: Format = "table",
+    summary: Annotated[bool, typer.Option("--summary", help="Collapse repeated disclosures.")] = False,
+    name: Annotated[str, typer.Option("--name", help="The patient's name, for the letter.")] = "patient",
+) -> None:
+    """The accounting of disclosures (45 CFR 164.528) of one patient: six years back."""
+    if output_format not in ("table", "csv", "bundle", "html"):
+        fail("--format is one of table, csv, bundle, html")
+    now = time.time()
+
+    async def work(resolved: ResolvedSettings) -> tuple[list[ChainedEvent], dict[str, str]]:
+        async with _opened(resolved) as (db, _):
+            events = await SqlAuditStore(db).search(
+                AuditQuery(patient=patient, kind="exchange", limit=1_000_000)
+            )
+            names = {str(v.id): v.name for v in await SqlVendorRegistry(db).list()}
+        return events, names
+
+    events, names = _run(config, work)
+    entries = accounting(patient, events, now, names)
+    entries = summarised(entries) if summary else entries
+    if output_format == "csv":
+        sys.stdout.write(as_csv(entries))
+    elif output_format == "bundle":
+        sys.stdout.write(
+            orjson.dumps(as_bundle(patient, entries, now), option=orjson.OPT_INDENT_2).decode() + "\n"
+        )
+    elif output_format == "html":
+        sys.stdout.write(as_html(name, entries, now))
+    else:
+        table = Table("date", "recipient", "what", "purpose", "times", "last")
+        for entry in entries:
+            table.add_row(*entry.row().values())
+        Console().print(table)
+
+
+@audit_app.command()
+def alerts(config: ConfigOption = Path("phigate.yaml"), as_json: JsonOption = False) -> None:
+    """Alerts raised by the detectors, oldest first."""
+
+    async def work(resolved: ResolvedSettings) -> list[dict[str, Any]]:
+        async with _opened(resolved) as (db, _):
+            return await SqlAuditStore(db).alerts()
+
+    found = _run(config, work)
+    emit(found, as_json, _render_alerts)
+
+
+def _render_alerts(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        f"{_iso(r['first_seen'])} {r['severity']:8} {r['detector']:18} {r['client_id'] or '-'}: "
+        f"{r['explanation']}"
+        for r in rows
+    ]
+    return "\n".join(lines) or "no alerts"
+
+
+@audit_app.command()
+def reinstate(
+    client: Annotated[str, typer.Option("--client", help="The suspended client to make active again.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")],
+    config: ConfigOption = Path("phigate.yaml"),
+) -> None:
+    """Undo a suspension (by a reaction or an operator); the reversal is itself audited."""
+
+    async def work(resolved: ResolvedSettings) -> None:
+        async with _opened(resolved) as (db, keys):
+            stored = await SqlClientRegistry(db).set_status(ClientId(client), ClientStatus.active)
+            event = AuditEvent(
+                Kind.reaction, "client.reinstated", time.time(), client_id=stored.client_id,
+                vendor_id=stored.vendor_id, reason=reason[:500], rules={"by": "operator"},
+            )  # fmt: skip
+            await append_now(SqlAuditStore(db), _cli_node(), event.record(), keys.signing)
+
+    _run(config, work)
+    typer.echo(f"client {client} is active again")
+
+
+def _cli_node() -> str:
+    return f"cli-{socket.gethostname()}-{os.getpid()}-{int(time.time())}"[:128]
