@@ -20,7 +20,8 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def guard_config(settings: Settings, base: str) -> GuardConfig:
-    rules = settings.validation
+    route = next((r for r in settings.routes if r.base == base), None)
+    rules = route.validation if route is not None and route.validation is not None else settings.validation
     search = SearchPolicy(
         strict=rules.strict_search,
         max_count=rules.max_count,

@@ -169,6 +169,7 @@ class UpstreamSettings(_Model):
 class RouteSettings(_Model):
     base: str = "/fhir"
     upstream: str
+    validation: ValidationSettings | None = None  # this route's input rules (default: the top-level section)
 
     @field_validator("base")
     @classmethod

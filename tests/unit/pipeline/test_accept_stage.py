@@ -58,3 +58,36 @@ async def test_too_many_header_fields(make_exchange: Callable[..., Exchange]) ->
     await accept(make_exchange(headers=[(f"x-h{i}", "1") for i in range(10)]))
     with pytest.raises(HeadersTooLarge):
         await accept(make_exchange(headers=[(f"x-h{i}", "1") for i in range(11)]))
+
+
+def test_a_route_can_have_its_own_input_rules() -> None:
+    from phigate.pipeline.validate import guard_config
+    from phigate.settings import parse_settings
+
+    settings = parse_settings(
+        {
+            "environment": "dev",
+            "listeners": {
+                "public": {"port": 8443, "plain_http": True},
+                "admin": {"port": 9443, "plain_http": True},
+            },
+            "upstreams": {"ehr": {"targets": [{"url": "https://ehr.example/fhir"}]}},
+            "routes": [
+                {"base": "/fhir", "upstream": "ehr"},
+                {
+                    "base": "/fhir-internal",
+                    "upstream": "ehr",
+                    "validation": {"inspection": "report", "max_count": 500},
+                },
+            ],
+            "validation": {"inspection": "block"},
+            "master_key": {"env": "MK"},
+        }
+    )
+    assert guard_config(settings, "/fhir").inspection == "block"
+    internal = guard_config(settings, "/fhir-internal")
+    assert (
+        internal.inspection == "report"
+        and internal.search.max_count == 500
+        and internal.base == "/fhir-internal"
+    )
