@@ -74,12 +74,10 @@ class Node:
         self.traffic = Traffic(traffic, store)
         # -- end traffic guard --
         # -- evidence plane (issue 8): audit trail, metrics by client, detectors, alerts, reactions --
-        self.evidence = (
-            Evidence(settings, self.node_id, self.metrics, services.db, services.keyring, services.clients,
-                     services.shared.revocations)  # fmt: skip
-            if settings.audit.enabled
-            else None
-        )
+        self.evidence: Evidence | None = None
+        if settings.audit.enabled:
+            stores = (services.db, services.keyring, services.clients, services.shared.revocations)
+            self.evidence = Evidence(settings, self.node_id, self.metrics, *stores)
         # -- end evidence plane --
         # -- data contracts (issue 7): compiled once; a problem stops the node, naming the key path --
         has_contracts = bool(settings.contracts.clients or settings.contracts.vendors)
@@ -135,7 +133,7 @@ class Node:
             services.shared.replay_cache,
             services.shared.revocations,
             vendor_refusal=self.posture_gate.refusal,
-            on_token=self.evidence.on_token if self.evidence is not None else None,  # evidence plane (issue 8)
+            on_token=self.evidence.on_token if self.evidence is not None else None,  # evidence (issue 8)
             launch=self.people.launch if self.people is not None else None,  # people (issue 4)
         )
 

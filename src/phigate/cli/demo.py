@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 
 import typer
 import uvloop
@@ -20,10 +21,12 @@ from phigate.asgi.runtime import run_node
 from phigate.asgi.server import BoundListener, Listener
 from phigate.cli.clients import register_client
 from phigate.cli.output import fail, reported_errors
+from phigate.cli.users import DEMO_APP, DEMO_PASSWORD, DEMO_REDIRECT, seed_demo_people
 from phigate.cli.vendors import migrated_database, register_vendor, seed_demo_posture
 from phigate.demo.ehr import create_ehr_app
 from phigate.demo.store import ResourceStore
 from phigate.demo.synthetic import generate
+from phigate.oauth.rfc7636 import s256
 from phigate.settings import ListenerSettings, ResolvedSettings, TlsSettings, load_settings
 from phigate.types import VendorId
 
@@ -61,7 +64,8 @@ def demo(
         )
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             clients = runner.run(seed_demo_parties(resolved, directory / "clients"))
-            quickstart = partial(_quickstart, pki=pki, directory=directory, clients=clients)
+            people = runner.run(seed_demo_people(resolved))  # people and their app (issue 4)
+            quickstart = partial(_quickstart, pki=pki, directory=directory, clients=clients, people=people)
             runner.run(run_node(resolved, [ehr], on_ready=quickstart))
     typer.echo("phigate demo stopped.")
 
@@ -172,7 +176,13 @@ def _write_config(directory: Path, pki: DevPki, public_port: int, admin_port: in
     return path
 
 
-def _quickstart(bound: Sequence[BoundListener], pki: DevPki, directory: Path, clients: list[Path]) -> None:
+def _quickstart(
+    bound: Sequence[BoundListener],
+    pki: DevPki,
+    directory: Path,
+    clients: list[Path],
+    people: Sequence[str] = (),
+) -> None:
     urls = {listener.name: listener.url for listener in bound}
     public, ca, lab = urls["public"], pki.ca_cert, clients[0]
     parties = "\n".join(f"  {path.stem:<16} {path}" for path in clients)
@@ -205,3 +215,22 @@ Try:
       the upstream itself, which the gateway protects
 """
     )
+    typer.echo(_people_quickstart(public, people))
+
+
+def _people_quickstart(public: str, people: Sequence[str]) -> str:
+    """Issue 4: the browser flow (SMART standalone launch with PKCE) for the demo's people and app."""
+    verifier = "demo-verifier-" + "0" * 40  # a fixed PKCE verifier, so the steps can be pasted as they are
+    query = urlencode({"response_type": "code", "client_id": DEMO_APP, "redirect_uri": DEMO_REDIRECT,
+                       "scope": "openid fhirUser launch/patient patient/*.rs", "state": "demo-state",
+                       "aud": public + "/fhir", "code_challenge": s256(verifier),
+                       "code_challenge_method": "S256"})  # fmt: skip
+    shown = "\n".join(people) or "  (TOTP secrets were shown when the demo first started)"
+    return f"""People (password {DEMO_PASSWORD}):
+  canary (patient, Patient/pat-canary), dr.demo (clinician, Practitioner/prac-01, TOTP)
+{shown}
+Browser flow: open this, sign in as canary, allow; the address bar then holds ?code=...
+  {public}/oauth2/authorize?{query}
+  curl --cacert <ca> -d grant_type=authorization_code -d client_id={DEMO_APP} \\
+       -d redirect_uri={DEMO_REDIRECT} -d code_verifier={verifier} -d code=<code> {public}/oauth2/token
+"""

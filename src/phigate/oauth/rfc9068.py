@@ -62,8 +62,8 @@ class AccessTokens:
     ) -> tuple[str, dict[str, Any]]:
         """A signed access token; ``subject`` is the person an app acts for (default: the client).
 
-        ``extra`` adds claims of a person's token (``patient``, ``fhirUser``, ``acr``, ``amr``,
-        ``break_glass``); it never replaces one of the claims set here.
+        ``extra`` adds claims of a person's token (``patient``, ``fhirUser``, ``acr``, ``amr``);
+        it never replaces one of the claims set here.
         """
         claims: dict[str, Any] = {
             **(extra or {}),

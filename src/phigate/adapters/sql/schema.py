@@ -247,7 +247,7 @@ client_usage = Table(
     Column("last_at", DateTime(timezone=True), nullable=False),
 )
 
-# -- people (issue 4): users, second factors, sessions; codes and refresh tokens of apps; break-glass --
+# -- people (issue 4): users, second factors, sessions; codes and refresh tokens of apps --
 people_users = Table(
     "people_users",
     metadata,
@@ -278,7 +278,13 @@ people_sessions = Table(
     "people_sessions",
     metadata,
     Column("session_hash", String(64), primary_key=True),
-    Column("user_id", String(32), ForeignKey("people_users.user_id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "user_id",
+        String(32),
+        ForeignKey("people_users.user_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     Column("auth_time", Float, nullable=False),
     Column("last_seen", Float, nullable=False),
     Column("amr", String(64), nullable=False),
@@ -291,7 +297,7 @@ oauth_codes = Table(
     Column("code_hash", String(64), primary_key=True),
     Column("client_id", String(128), nullable=False),
     Column("details", Text, nullable=False),
-    Column("expires_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
     Column("used", Boolean, nullable=False),
     Column("family_id", String(32), nullable=True),
     Column("access_jti", String(64), nullable=True),
@@ -302,9 +308,9 @@ oauth_refresh_tokens = Table(
     "oauth_refresh_tokens",
     metadata,
     Column("token_hash", String(64), primary_key=True),
-    Column("family_id", String(32), nullable=False),
+    Column("family_id", String(32), nullable=False, index=True),
     Column("client_id", String(128), nullable=False),
-    Column("user_id", String(32), nullable=False),
+    Column("user_id", String(32), nullable=False, index=True),
     Column("details", Text, nullable=False),
     Column("family_started_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
@@ -321,19 +327,4 @@ oauth_app_redirects = Table(
         "client_id", String(128), ForeignKey("oauth_clients.client_id", ondelete="CASCADE"), primary_key=True
     ),
     Column("redirect_uris", Text, nullable=False),
-)
-
-break_glass = Table(
-    "break_glass",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("user_id", String(32), nullable=False),
-    Column("client_id", String(128), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("reviewed_by", String(64), nullable=True),
-    Column("review_note", Text, nullable=True),
-    Column("closed_at", DateTime(timezone=True), nullable=True),
 )
