@@ -1,0 +1,71 @@
+"""One node's people side, assembled from its settings and services (called by :class:`Node`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from phigate.adapters.memory_counters import open_attempt_counters
+from phigate.adapters.sql.people import SqlApps, SqlGrants, SqlSessions, SqlUsers
+from phigate.asgi.pages.routes import PeoplePages
+from phigate.asgi.services import Services
+from phigate.oauth.endpoints import Endpoints
+from phigate.oauth.flow import FlowSeal
+from phigate.oauth.rfc6749.authorization_code import AuthorizationCodeGrant
+from phigate.oauth.rfc6749.refresh import RefreshTokenGrant
+from phigate.oauth.rfc7523 import AssertionAuthenticator
+from phigate.oauth.rfc9068 import AccessTokens
+from phigate.oauth.signin import SignIn
+from phigate.oauth.smart.authorize import AppAuthorization
+from phigate.oauth.smart.launch import LaunchTokens, Revoker
+from phigate.people.access import RolePolicy
+from phigate.people.attempts import AttemptPolicy
+from phigate.people.sessions import SessionPolicy
+from phigate.settings import Settings
+
+
+@dataclass(frozen=True)
+class PeopleSide:
+    launch: LaunchTokens
+    pages: PeoplePages
+    users: SqlUsers
+    grants: SqlGrants
+    revoker: Revoker
+
+
+def people_side(
+    settings: Settings,
+    services: Services,
+    endpoints: Endpoints,
+    tokens: AccessTokens,
+    authenticator: AssertionAuthenticator,
+) -> PeopleSide:
+    people = settings.people
+    users, grants = SqlUsers(services.db, services.keyring), SqlGrants(services.db)
+    revoker = Revoker(grants, services.shared.revocations)
+    codes = AuthorizationCodeGrant(grants, people.code_seconds, revoker)
+    refresh = RefreshTokenGrant(grants, people.refresh_seconds, revoker)
+    launch = LaunchTokens(
+        codes, refresh, grants, tokens, services.clients, authenticator, users, endpoints.token
+    )
+    roles = RolePolicy.from_settings(people)
+    attempts = AttemptPolicy(
+        backoff_after=people.backoff_after,
+        lock_after=people.lock_after,
+        max_delay=people.max_backoff_seconds,
+        address_backoff_after=people.address_backoff_after,
+    )
+    sessions = SessionPolicy(people.session_idle_seconds, people.session_absolute_seconds)
+    signin = SignIn(users, SqlSessions(services.db), open_attempt_counters(services.shared), attempts, roles,
+                    sessions)  # fmt: skip
+    pages = PeoplePages(
+        authorization=AppAuthorization(services.clients, SqlApps(services.db), roles, codes, endpoints),
+        signin=signin,
+        users=users,
+        flows=FlowSeal(services.signing_keys, endpoints.issuer, people.flow_seconds),
+        tokens=tokens,
+        audiences=frozenset(endpoints.fhir_bases),
+        revocations=services.shared.revocations,
+        totp_issuer=people.totp_issuer,
+        session_seconds=people.session_absolute_seconds,
+    )
+    return PeopleSide(launch, pages, users, grants, revoker)

@@ -1,0 +1,259 @@
+"""Page routes of the authorisation server for people (Starlette).
+
+``GET /oauth2/authorize`` checks the app's request, then shows the sign-in
+page or, within a live session (SSO), the consent page. ``POST
+/oauth2/signin`` takes the password, ``POST /oauth2/mfa`` the second factor
+(and completes TOTP enrolment), ``POST /oauth2/consent`` the person's choice,
+which redirects to the app with a code. ``GET /oauth2/userinfo`` is OpenID
+Connect's UserInfo endpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+import segno
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from phigate.asgi.pages.rendering import (
+    BROWSER_COOKIE,
+    SESSION_COOKIE,
+    STYLESHEET,
+    origin,
+    page,
+    see_other,
+    set_cookie,
+)
+from phigate.asgi.pages.scopes import described
+from phigate.errors import AuthenticationRequired, Forbidden
+from phigate.oauth.flow import Flow, FlowRefused, FlowSeal, new_browser_binding
+from phigate.oauth.jose import TokenError
+from phigate.oauth.mfa import totp
+from phigate.oauth.oidc.userinfo import userinfo
+from phigate.oauth.rfc6749.authorization_request import (
+    AuthorizationRequest,
+    AuthorizeRefused,
+    RedirectedError,
+)
+from phigate.oauth.rfc9068 import AccessTokens
+from phigate.oauth.signin import Outcome, SignIn
+from phigate.oauth.smart.authorize import AppAuthorization
+from phigate.people.store import UserStore
+from phigate.people.users import User
+from phigate.ports import RevocationList
+
+log = structlog.get_logger("phigate.pages")
+MAX_FORM_BYTES = 16 * 1024
+MESSAGES = {
+    Outcome.refused: "The username or password is not right.",
+    Outcome.wait: "Too many attempts. Wait a while, then try again.",
+    Outcome.locked: "Sign-in is locked after too many attempts. Ask your administrator to unlock it.",
+}
+CODE_MESSAGES = {**MESSAGES, Outcome.refused: "That code is not right, or was already used."}
+
+
+@dataclass
+class PeoplePages:
+    authorization: AppAuthorization
+    signin: SignIn
+    users: UserStore
+    flows: FlowSeal
+    tokens: AccessTokens
+    audiences: frozenset[str]
+    revocations: RevocationList
+    totp_issuer: str = "phigate"
+    session_seconds: int = 43200
+    clock: Callable[[], float] = field(default=time.time)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/oauth2/authorize", self.authorize, methods=["GET"]),
+            Route("/oauth2/signin", self.password, methods=["POST"]),
+            Route("/oauth2/mfa", self.second_factor, methods=["POST"]),
+            Route("/oauth2/consent", self.consent, methods=["POST"]),
+            Route("/oauth2/userinfo", self.userinfo, methods=["GET"]),
+            Route("/oauth2/static/pages.css", _stylesheet, methods=["GET"]),
+        ]
+
+    async def authorize(self, request: Request) -> Response:
+        pairs = parse_qsl(request.url.query, keep_blank_values=True, max_num_fields=30)
+        try:
+            checked = await self.authorization.check(pairs)
+        except AuthorizeRefused as error:
+            return page("error.html", 400, title="This sign-in link is not valid", message=error.message)
+        except RedirectedError as error:
+            return see_other(error.location)
+        browser = request.cookies.get(BROWSER_COOKIE) or new_browser_binding()
+        live = await self.signin.session(request.cookies.get(SESSION_COOKIE))
+        if live is not None:
+            response = await self._consent_page(checked, live[1], browser)
+        else:
+            response = await self._signin_page(checked, browser)
+        if request.cookies.get(BROWSER_COOKIE) != browser:
+            set_cookie(response, BROWSER_COOKIE, browser, max_age=None, same_site="strict")
+        return response
+
+    async def password(self, request: Request) -> Response:
+        form = await _form(request)
+        flow, browser = self._flow(request, form, "signin")
+        if flow is None or browser is None:
+            return _expired()
+        result = await self.signin.password(
+            form.get("username", ""), form.get("password", ""), _address(request)
+        )
+        if result.outcome is Outcome.signed_in:
+            return self._signed_in(flow.request, result.session_id)
+        if result.outcome in (Outcome.second_factor, Outcome.enrol):
+            assert result.user is not None
+            step = "mfa" if result.outcome is Outcome.second_factor else "enrol"
+            sealed = self.flows.seal(Flow(flow.request, step, result.user.user_id), browser, self.clock())
+            if step == "mfa":
+                return page("mfa.html", title="Second factor", flow=sealed)
+            return await self._enrol_page(result.user, sealed)
+        status = 401 if result.outcome is Outcome.refused else 429
+        username = form.get("username", "")[:64]
+        return await self._signin_page(flow.request, browser, status, MESSAGES[result.outcome], username)
+
+    async def second_factor(self, request: Request) -> Response:
+        form = await _form(request)
+        flow, browser = self._flow(request, form, "mfa", "enrol")
+        if flow is None or browser is None or flow.user_id is None:
+            return _expired()
+        result = await self.signin.second_factor(flow.user_id, form.get("code", ""), _address(request))
+        if result.outcome is Outcome.signed_in:
+            if flow.step == "enrol":
+                await self.users.confirm_totp(flow.user_id)
+            return self._signed_in(flow.request, result.session_id)
+        status = 401 if result.outcome is Outcome.refused else 429
+        sealed = self.flows.seal(Flow(flow.request, flow.step, flow.user_id), browser, self.clock())
+        return page(
+            "mfa.html", status, title="Second factor", flow=sealed, message=CODE_MESSAGES[result.outcome]
+        )
+
+    async def consent(self, request: Request) -> Response:
+        form, chosen = await _form_with_scopes(request)
+        flow, _ = self._flow(request, form, "consent")
+        live = await self.signin.session(request.cookies.get(SESSION_COOKIE))
+        if flow is None or live is None or live[1].user_id != flow.user_id:
+            return _expired()
+        session, user = live
+        target = origin(flow.request.redirect_uri)
+        if form.get("decision") != "allow":
+            return see_other(self.authorization.denied(flow.request), target)
+        location = await self.authorization.approve(flow.request, user, session, chosen, self.clock())
+        log.info(
+            "consent_given",
+            client_id=flow.request.client_id,
+            user_id=user.user_id,
+            approved=location is not None,
+        )
+        return see_other(location or self.authorization.denied(flow.request), target)
+
+    async def userinfo(self, request: Request) -> Response:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        try:
+            if scheme.lower() != "bearer" or not token:
+                raise TokenError("userinfo.no_token")
+            claims = self.tokens.verify(token.strip(), self.audiences, self.clock())
+            if self.revocations.is_revoked(str(claims["jti"])):
+                raise TokenError("token.revoked")
+            return JSONResponse(userinfo(claims), headers={"cache-control": "no-store"})
+        except TokenError:
+            error: AuthenticationRequired | Forbidden = AuthenticationRequired(
+                "The access token is not valid."
+            )
+            challenge = 'Bearer realm="phigate", error="invalid_token"'
+        except Forbidden as refused:
+            error, challenge = refused, dict(refused.headers)["www-authenticate"]
+        return JSONResponse({"error": "invalid_token" if error.status == 401 else "insufficient_scope",
+                             "error_description": error.message}, status_code=error.status,
+                            headers={"www-authenticate": challenge, "cache-control": "no-store"})  # fmt: skip
+
+    def _flow(self, request: Request, form: dict[str, str], *steps: str) -> tuple[Flow | None, str | None]:
+        browser = request.cookies.get(BROWSER_COOKIE)
+        try:
+            return self.flows.open(form.get("flow"), browser, self.clock(), *steps), browser
+        except TokenError as error:
+            log.info("flow_refused", reason=error.reason if isinstance(error, FlowRefused) else "flow.token")
+            return None, None
+
+    def _signed_in(self, checked: AuthorizationRequest, session_id: str | None) -> Response:
+        response = see_other("/oauth2/authorize?" + checked.query())
+        assert session_id is not None
+        set_cookie(response, SESSION_COOKIE, session_id, max_age=self.session_seconds, same_site="lax")
+        return response
+
+    async def _signin_page(
+        self, checked: AuthorizationRequest, browser: str, status: int = 200, message: str | None = None,
+        username: str = "",
+    ) -> Response:  # fmt: skip
+        sealed = self.flows.seal(Flow(checked, "signin"), browser, self.clock())
+        name = await self._app_name(checked)
+        return page("signin.html", status, title="Sign in", flow=sealed, app_name=name, message=message,
+                    username=username)  # fmt: skip
+
+    async def _consent_page(self, checked: AuthorizationRequest, user: User, browser: str) -> Response:
+        offered = await self.authorization.offer(checked, user)
+        sealed = self.flows.seal(Flow(checked, "consent", user.user_id), browser, self.clock())
+        name, scopes = await self._app_name(checked), described(offered.scopes)
+        # The consent form's post ends in a redirect to the app: its origin must be a form-action.
+        target = origin(checked.redirect_uri)
+        return page("consent.html", form_origin=target, title="Allow access?", flow=sealed, app_name=name,
+                    user_name=user.display_name, scopes=scopes, patient=offered.patient)  # fmt: skip
+
+    async def _enrol_page(self, user: User, sealed: str) -> Response:
+        secret, codes = totp.new_secret(), totp.new_recovery_codes()
+        await self.users.set_totp(user.user_id, secret, tuple(totp.recovery_hash(code) for code in codes))
+        uri = totp.provisioning_uri(secret, user.username, self.totp_issuer)
+        qr = segno.make(uri, error="m").svg_data_uri(scale=4)
+        return page("enrol.html", title="Set up your second factor", flow=sealed, qr=qr, secret=secret,
+                    recovery_codes=codes)  # fmt: skip
+
+    async def _app_name(self, checked: AuthorizationRequest) -> str:
+        client = await self.authorization.app(checked.client_id)
+        return client.name if client is not None else checked.client_id
+
+
+async def _stylesheet(_: Request) -> Response:
+    return Response(STYLESHEET, media_type="text/css", headers={"cache-control": "public, max-age=3600"})
+
+
+def _expired() -> Response:
+    message = "This page has expired or was opened in another browser. Start again from the app."
+    return page("error.html", 400, title="Please start again", message=message)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client is not None else ""
+
+
+async def _body(request: Request) -> str:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        return ""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return ""
+    return body.decode("utf-8", "replace")
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form, _ = await _form_with_scopes(request)
+    return form
+
+
+async def _form_with_scopes(request: Request) -> tuple[dict[str, str], list[str]]:
+    """The form's single values (first wins) and every ``scope`` ticked on the consent page."""
+    pairs = parse_qsl(await _body(request), keep_blank_values=True, max_num_fields=200)
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        form.setdefault(name, value)
+    return form, [value for name, value in pairs if name == "scope"]

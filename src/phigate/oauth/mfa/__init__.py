@@ -1,0 +1,1 @@
+"""Second factors: TOTP (RFC 6238) with recovery codes, WebAuthn."""

@@ -1,0 +1,48 @@
+"""``people:``: sign-in, MFA, sessions and app launch for people (issue 4).
+
+Defaults follow NIST SP 800-63B AAL2 (sessions: 30 minutes idle, 12 hours in
+all; at most 100 consecutive failed attempts) and RFC 9700 (codes live at most
+10 minutes, refresh tokens rotate and have an absolute lifetime).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RoleSettings(_Model):
+    """One role's overrides: its scope ceiling (SMART scopes) and whether it needs a second factor."""
+
+    scopes: str | None = None
+    mfa: bool | None = None
+
+
+class PeopleSettings(_Model):
+    enabled: bool = True
+    roles: dict[str, RoleSettings] = Field(default_factory=dict)  # keyed by role name (clinician, ...)
+    code_seconds: Annotated[int, Field(ge=10, le=600)] = 60  # ASVS 10.4.3: at most 10 minutes
+    refresh_seconds: Annotated[int, Field(ge=300, le=90 * 86400)] = 86400  # absolute, from the first grant
+    session_idle_seconds: Annotated[int, Field(ge=60, le=86400)] = 1800
+    session_absolute_seconds: Annotated[int, Field(ge=300, le=86400)] = 43200
+    flow_seconds: Annotated[int, Field(ge=60, le=1800)] = 600  # one sign-in page to the next
+    backoff_after: Annotated[int, Field(ge=1, le=99)] = 5
+    lock_after: Annotated[int, Field(ge=2, le=100)] = 100  # NIST SP 800-63B 5.2.2: no more than 100
+    address_backoff_after: Annotated[int, Field(ge=1, le=1000)] = 20
+    max_backoff_seconds: Annotated[float, Field(gt=0, le=86400)] = 3600.0
+    totp_issuer: str = "phigate"
+
+    @model_validator(mode="after")
+    def _known_roles(self) -> PeopleSettings:
+        known = {"clinician", "patient", "admin", "security_officer", "privacy_officer", "auditor"}
+        unknown = sorted(set(self.roles) - known)
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        if self.backoff_after >= self.lock_after:
+            raise ValueError("backoff_after must be below lock_after")
+        return self
