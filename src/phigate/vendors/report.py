@@ -1,0 +1,252 @@
+"""The per-vendor report (JSON and HTML): posture and reasons, evidence and expiry, assessment, clients,
+use, alerts, incidents with their clocks, the registry's trail and the last access review.
+
+Built from values only; the CLI gathers them. Contacts are personal data and
+appear only when the caller asks (``contacts=True``). The HTML is one
+self-contained page with every value escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from phigate.settings.vendors import VendorSettings
+from phigate.vendors.agreements import Agreement, AgreementKind, newest
+from phigate.vendors.clients import OAuthClient
+from phigate.vendors.dossier import Dossier
+from phigate.vendors.evidence import Evidence, valid_until
+from phigate.vendors.posture import Posture
+from phigate.vendors.reviews import AccessReview
+from phigate.vendors.usage import Use
+
+
+@dataclass(frozen=True)
+class Reminder:
+    item: str
+    expires_on: date
+    days_left: int
+
+
+def reminders(dossier: Dossier, rules: VendorSettings, today: date) -> list[Reminder]:
+    """Artefacts that expire within the longest reminder lead time (A.6), soonest first."""
+    horizon = max(rules.reminder_days, default=0)
+    dated: list[tuple[str, date]] = [(e.label, _expiry(e, rules)) for e in dossier.evidence]
+    for kind in AgreementKind:
+        last = newest(list(dossier.agreements), kind)
+        if last is not None:
+            dated.append((last.label, last.valid_until))
+    if dossier.assessment is not None:
+        dated.append(("security assessment review", dossier.assessment.review_due))
+    found = [
+        Reminder(item, day, (day - today).days) for item, day in dated if 0 <= (day - today).days <= horizon
+    ]
+    return sorted(found, key=lambda r: (r.expires_on, r.item))
+
+
+def _expiry(item: Evidence, rules: VendorSettings) -> date:
+    return valid_until(
+        item, soc2_valid_months=rules.soc2_valid_months, pentest_valid_days=rules.pentest_valid_days
+    )
+
+
+def vendor_report(
+    *,
+    vendor: Mapping[str, Any],
+    dossier: Dossier,
+    posture: Posture,
+    rules: VendorSettings,
+    clients: Sequence[OAuthClient],
+    uses: Sequence[Use],
+    events: Sequence[Mapping[str, Any]],
+    reviews: Sequence[AccessReview],
+    now: datetime,
+) -> dict[str, Any]:
+    today = now.date()
+    alerts = [
+        f"{r.item} expires {r.expires_on.isoformat()} ({r.days_left} days)"
+        for r in reminders(dossier, rules, today)
+    ]
+    alerts += list(posture.warnings)
+    contract_hours = min(
+        (a.breach_notice_hours for a in dossier.agreements if a.breach_notice_hours is not None), default=None
+    )
+    incidents = []
+    for incident in dossier.incidents:
+        clocks = incident.clocks(contract_hours)
+        alerts += [f"incident {incident.id}: {c.name} notice overdue" for c in clocks if c.overdue(now)]
+        incidents.append(
+            {
+                "id": incident.id,
+                "summary": incident.summary,
+                "status": incident.status.value,
+                "aware_at": incident.aware_at.isoformat(),
+                "jurisdictions": sorted(incident.jurisdictions),
+                "access_restored": incident.restored_at is not None,
+                "clocks": [
+                    {
+                        "name": c.name,
+                        "due_at": c.due_at.isoformat(),
+                        "duty": c.duty,
+                        "met_at": c.met_at.isoformat() if c.met_at else None,
+                    }
+                    for c in clocks
+                ],
+            }
+        )
+    mine = {c.client_id for c in clients}
+    review = next((r for r in reversed(reviews) if any(i.client_id in mine for i in r.items)), None)
+    if review is not None and review.overdue(now):
+        alerts.append(f"access review {review.id} overdue since {review.due_on.isoformat()}")
+    return {
+        "vendor": dict(vendor),
+        "generated_at": now.isoformat(),
+        "posture": posture.as_dict(),
+        "evidence": [_evidence(e, rules) for e in dossier.evidence],
+        "agreements": [_agreement(a, rules) for a in dossier.agreements],
+        "assessment": _assessment(dossier),
+        "clients": [
+            {"client_id": c.client_id, "status": c.status.value, "scopes": c.scopes.split(" ")}
+            for c in clients
+        ],
+        "traffic": [
+            {
+                "client_id": u.client_id,
+                "resource_type": u.resource_type,
+                "interaction": u.interaction,
+                "count": u.count,
+                "last_at": u.last_at.isoformat(),
+            }
+            for u in uses
+            if u.client_id in mine
+        ],
+        "alerts": alerts,
+        "incidents": incidents,
+        "last_review": None
+        if review is None
+        else {
+            "id": review.id,
+            "started_at": review.started_at.isoformat(),
+            "due_on": review.due_on.isoformat(),
+            "open": review.open,
+            "pending": review.pending,
+        },
+        "trail": [dict(e) for e in events],
+    }
+
+
+def _evidence(item: Evidence, rules: VendorSettings) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind.value,
+        "label": item.label,
+        "issuer": item.issuer,
+        "period_end": _day(item.period_end),
+        "exceptions": item.exceptions,
+        "valid_until": _expiry(item, rules).isoformat(),
+        "attachment_sha256": item.attachment.sha256 if item.attachment else None,
+    }
+
+
+def _agreement(item: Agreement, rules: VendorSettings) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind.value,
+        "label": item.label,
+        "valid_from": item.valid_from.isoformat(),
+        "valid_until": item.valid_until.isoformat(),
+        "breach_notice_hours": item.breach_notice_hours,
+        "breach_notice_flagged": item.notice_too_slow(rules.max_breach_notice_hours),
+        "purposes": list(item.purposes),
+        "data_categories": list(item.data_categories),
+        "clauses": sorted(item.clauses),
+        "file_sha256": item.file_sha256,
+    }
+
+
+def _assessment(dossier: Dossier) -> dict[str, Any] | None:
+    item = dossier.assessment
+    if item is None:
+        return None
+    return {
+        "id": item.id,
+        "assessed_at": item.assessed_at.isoformat(),
+        "assessor": item.assessor,
+        "score": item.rating.score,
+        "band": item.rating.band.value,
+        "reasons": list(item.rating.reasons),
+        "review_due": item.review_due.isoformat(),
+        "answers": item.answers,
+    }
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def render_html(report: Mapping[str, Any]) -> str:
+    """The report as one HTML page: a heading per section, a table per list."""
+    vendor = report["vendor"]
+    posture = report["posture"]
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Vendor report: {_e(vendor.get('name', ''))}</title>",
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style></head><body>",
+        f"<h1>{_e(vendor.get('name', ''))} <small>({_e(vendor.get('id', ''))})</small></h1>",
+        f"<p>Generated {_e(report['generated_at'])}</p>",
+        f"<h2>Standing: {_e(posture['standing'])}</h2>",
+        _list(posture["reasons"] or ["no restriction"]),
+        "<h2>Alerts</h2>",
+        _list(report["alerts"] or ["none"]),
+        "<h2>Posture factors</h2>",
+        _table(posture["factors"], ("item", "passed", "effect", "reason")),
+        "<h2>Evidence</h2>",
+        _table(report["evidence"], ("label", "issuer", "period_end", "valid_until", "exceptions")),
+        "<h2>Agreements</h2>",
+        _table(report["agreements"], ("label", "valid_from", "valid_until", "breach_notice_hours")),
+    ]
+    assessment = report["assessment"]
+    parts.append("<h2>Security assessment</h2>")
+    if assessment is None:
+        parts.append("<p>none on file</p>")
+    else:
+        parts.append(
+            f"<p>{_e(assessment['band'])} risk, score {_e(assessment['score'])}, "
+            f"review due {_e(assessment['review_due'])}</p>"
+        )
+        parts.append(_list(assessment["reasons"] or ["no risk points"]))
+    clients = [{**c, "scopes": " ".join(c["scopes"])} for c in report["clients"]]
+    parts += [
+        "<h2>Clients and permissions</h2>",
+        _table(clients, ("client_id", "status", "scopes")),
+        "<h2>Traffic</h2>",
+        _table(report["traffic"], ("client_id", "resource_type", "interaction", "count", "last_at")),
+        "<h2>Incidents</h2>",
+        _table(report["incidents"], ("id", "summary", "status", "aware_at")),
+        "<h2>Trail</h2>",
+        _table(report["trail"], ("at", "actor", "action", "detail")),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _list(items: Sequence[Any]) -> str:
+    return "<ul>" + "".join(f"<li>{_e(item)}</li>" for item in items) + "</ul>"
+
+
+def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    if not rows:
+        return "<p>none</p>"
+    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_e(row.get(c, ''))}</td>" for c in columns) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
