@@ -40,6 +40,9 @@ class Identity:
     token_id: str
     issuer: str
     expires_at: int
+    person: str | None = None  # the signed-in person (``sub``) when an app acts for one
+    fhir_user: str | None = None  # their FHIR resource (``fhirUser``): Practitioner/…, Patient/…
+    acr: str | None = None  # how they authenticated (NIST AAL)
 
 
 @dataclass(slots=True)

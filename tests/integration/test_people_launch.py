@@ -8,6 +8,7 @@ Then the app reads FHIR data within what was granted, and no further.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -525,3 +526,24 @@ async def test_launch_code_replay_and_refresh_rotation_on_postgresql(tmp_path: P
                 stack.public + "/oauth2/mfa", data={"flow": hidden(mfa.text), "code": code}
             )
         assert again.status_code == 401  # the TOTP code was used once already
+
+
+async def test_the_audit_trail_names_the_person_an_app_acted_for(people: People) -> None:
+    from phigate.adapters.sql.audit import AuditQuery
+
+    app, token = await launch(people, "canary", PATIENT_SCOPE)
+    assert await fhir(people, "/Patient/pat-canary", token["access_token"]) == 200
+    await app.aclose()
+    evidence = people.stack.node.evidence
+    assert evidence is not None
+    for _ in range(60):  # the spool drains to the store every half second
+        reads = [
+            e.event
+            for e in await evidence.store.search(AuditQuery(kind="exchange", patient="pat-canary"))
+            if e.event.get("status") == 200
+        ]
+        if reads:
+            break
+        await asyncio.sleep(0.1)
+    assert reads and reads[0]["user"].endswith("/fhir/Patient/pat-canary")  # fhirUser, an absolute URL
+    assert reads[0]["client_id"] == APP

@@ -101,7 +101,17 @@ class ResourceServer:
         except (TokenError, InvalidScope) as error:
             log.info("token_refused", reason=getattr(error, "reason", "token.scope"))
             raise InvalidToken() from None
-        return Identity(grant, client.vendor_id, str(claims["jti"]), issuer, int(claims["exp"]))
+        subject = claims.get("sub")
+        return Identity(
+            grant,
+            client.vendor_id,
+            str(claims["jti"]),
+            issuer,
+            int(claims["exp"]),
+            person=subject if isinstance(subject, str) and subject != client.client_id else None,
+            fhir_user=_text(claims.get("fhirUser")),
+            acr=_text(claims.get("acr")),
+        )
 
     async def _verified(self, token: str, now: float) -> tuple[dict[str, Any], str]:
         issuer = parse_unverified(token, max_bytes=self.tokens.settings.max_token_bytes).claims.get("iss")
@@ -172,6 +182,10 @@ def _mapped(claims: Mapping[str, Any], settings: ExternalIssuerSettings, token: 
     jti = claims.get("jti")
     token_id = jti if isinstance(jti, str) and jti else "sha256:" + hashlib.sha256(token.encode()).hexdigest()
     return {**claims, "client_id": client_id, "scope": scope, "jti": token_id, "cnf": claims.get("cnf")}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _patient(claims: Mapping[str, Any]) -> PatientId | None:

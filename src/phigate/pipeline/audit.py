@@ -214,6 +214,7 @@ def exchange_event(
         request_id=ex.request_id,
         client_id=_str(facts.get("client_id")),
         vendor_id=_str(facts.get("vendor_id")),
+        user=_user(ex),
         source_ip=ex.client_ip,
         method=ex.method,
         resource_type=fhir.resource_type if fhir is not None else None,
@@ -227,6 +228,13 @@ def exchange_event(
         bytes_sent=sent,
         complete=complete,
     )
+
+
+def _user(ex: Exchange) -> str | None:
+    """The person an app acted for: their FHIR resource, else their subject id (BALP user agent)."""
+    if ex.identity is None:
+        return None
+    return ex.identity.fhir_user or ex.identity.person
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:
