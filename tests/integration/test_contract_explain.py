@@ -17,10 +17,11 @@ from fixtures.gateway_stack import Stack, running_stack
 from phigate.adapters.kms import generate_master_key
 from phigate.adapters.sql import SqlSecretStore
 from phigate.cli.clients import register_client
-from phigate.cli.contracts import explain_request
+from phigate.cli.contracts import SEALED_PLACEHOLDER, explain_request
 from phigate.cli.main import app
 from phigate.cli.vendors import migrated_database, register_vendor
 from phigate.settings import load_settings
+from phigate.shaping.masking import ENCRYPTED_ELEMENT_URL
 from phigate.types import VendorId
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
@@ -33,6 +34,10 @@ CONTRACTS = {
                                 "search": {"category": LAB, "date": "ge{now-90d}"}},
             },
             "max_page_size": 25,
+        },
+        "sealing-client": {
+            "resources": {"Patient": {}},
+            "masking": {"rules": [{"path": "Patient.birthDate", "method": "encrypt"}]},
         },
     },
     "vendors": {"test-vendor": {"resources": {"Patient": {}}, "masking": {"preset": "safe-harbor"}}},
@@ -63,6 +68,18 @@ async def test_explain_shows_the_narrowed_request_and_what_the_lab_would_receive
     removed = result["removed_or_masked"]
     assert isinstance(removed, dict)
     assert removed["elements_removed"]["contracts.clients.lab-client.resources.Observation.elements"] > 0
+
+
+async def test_explain_shows_where_elements_would_be_sealed(stack: Stack) -> None:
+    result = await explain(stack, "sealing-client", "GET /fhir/Patient/pat-canary")
+    received = result["received"]
+    assert isinstance(received, dict) and received["birthDate"] == SEALED_PLACEHOLDER
+    assert {"url": ENCRYPTED_ELEMENT_URL, "valueString": "birthDate"} in received["meta"]["extension"]
+    removed = result["removed_or_masked"]
+    assert isinstance(removed, dict)
+    assert removed["masked_by"] == {
+        "contracts.clients.sealing-client.masking.rules.0 Patient.birthDate encrypt": 1
+    }
 
 
 async def test_explain_names_the_rule_that_refuses(stack: Stack) -> None:

@@ -41,6 +41,7 @@ from phigate.cli.vendors import (
 from phigate.errors import ConfigError
 from phigate.oauth.endpoints import Endpoints
 from phigate.oauth.jose import generate_client_key, import_public_key, jwk_thumbprint
+from phigate.oauth.jwe import import_encryption_key
 from phigate.oauth.rfc8705 import certificate_thumbprint
 from phigate.settings import ResolvedSettings, Settings
 from phigate.types import ClientId, VendorId
@@ -50,6 +51,7 @@ from phigate.vendors.clients import (
     OAuthClient,
     TokenBinding,
     check_client_id,
+    check_encryption_jwks,
     check_jwks,
     generate_client_id,
     generate_client_secret,
@@ -297,6 +299,13 @@ def add(
         Path | None, typer.Option("--mtls-cert", help="The client's certificate (PEM) for mtls binding.")
     ] = None,
     client_id: Annotated[str | None, typer.Option("--id", help="The client id (default: generated).")] = None,
+    encryption_jwks_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--encryption-jwks-file",
+            help="Public keys to encrypt responses to (see `phigate client encryption-key set`).",
+        ),
+    ] = None,
     config: ConfigOption = Path("phigate.yaml"),
     as_json: JsonOption = False,
 ) -> None:
@@ -304,6 +313,16 @@ def add(
     chosen = [f for f, on in _key_sources(jwks_file, jwks_uri, generate_key, client_secret).items() if on]
 
     async def work(resolved: ResolvedSettings) -> OAuthClient:
+        encryption = _jwks(encryption_jwks_file) if encryption_jwks_file is not None else None
+        if encryption is not None:
+            check_encryption_keys(encryption)  # before anything is registered
+        client = await register(resolved)
+        if encryption is None:
+            return client
+        async with migrated_database(resolved) as db:
+            return await SqlClientRegistry(db).set_encryption_keys(client.client_id, encryption)
+
+    async def register(resolved: ResolvedSettings) -> OAuthClient:
         if len(chosen) != 1:
             raise _usage("give exactly one of --jwks-file, --jwks-uri, --generate-key or --client-secret")
         out = _credentials_option(credentials_out, needed=generate_key or client_secret)
@@ -414,6 +433,78 @@ def rotate_key(
     emit(client_view(client), as_json, lambda v: f"client {v['client_id']} now verifies with keys: {keys}")
 
 
+encryption_app = typer.Typer(
+    no_args_is_help=True,
+    help="Keys the gateway encrypts responses to (JWE), when the client's data contract asks for it.",
+)
+client_app.add_typer(encryption_app, name="encryption-key")
+EncryptionJwksOption = Annotated[
+    Path,
+    typer.Option(
+        "--jwks-file",
+        help="A JWKS of public encryption keys (use enc, a kid each): RSA (RSA-OAEP-256) or EC "
+        "(ECDH-ES+A256KW). The first key is the one responses are encrypted to.",
+    ),
+]
+
+
+@encryption_app.command("set")
+def encryption_set(
+    client_id: Annotated[str, typer.Argument(help="The client id.")],
+    jwks_file: EncryptionJwksOption,
+    config: ConfigOption = Path("phigate.yaml"),
+    as_json: JsonOption = False,
+) -> None:
+    """Register the client's response encryption keys, replacing any registered before."""
+    _set_encryption_keys(config, ClientId(client_id), jwks_file, keep_old=False, as_json=as_json)
+
+
+@encryption_app.command("rotate")
+def encryption_rotate(
+    client_id: Annotated[str, typer.Argument(help="The client id.")],
+    jwks_file: EncryptionJwksOption,
+    config: ConfigOption = Path("phigate.yaml"),
+    as_json: JsonOption = False,
+) -> None:
+    """Put new encryption keys first (used by every node within seconds); the old ones are listed after."""
+    _set_encryption_keys(config, ClientId(client_id), jwks_file, keep_old=True, as_json=as_json)
+
+
+@encryption_app.command("clear")
+def encryption_clear(
+    client_id: Annotated[str, typer.Argument(help="The client id.")],
+    config: ConfigOption = Path("phigate.yaml"),
+    as_json: JsonOption = False,
+) -> None:
+    """Remove the client's encryption keys (a contract that requires encryption then refuses with 403)."""
+    _set_encryption_keys(config, ClientId(client_id), None, keep_old=False, as_json=as_json)
+
+
+def _set_encryption_keys(
+    config: Path, client_id: ClientId, jwks_file: Path | None, *, keep_old: bool, as_json: bool
+) -> None:
+    async def work(resolved: ResolvedSettings) -> OAuthClient:
+        jwks = _jwks(jwks_file) if jwks_file is not None else None
+        if jwks is not None:
+            check_encryption_keys(jwks)
+        async with migrated_database(resolved) as db:
+            await _required_client(db, client_id)
+            return await SqlClientRegistry(db).set_encryption_keys(client_id, jwks, keep_old=keep_old)
+
+    client = run_with_settings(config, work)
+    keys = ", ".join(client.encryption_key_ids) or "none"
+    emit(client_view(client), as_json, lambda v: f"client {v['client_id']} encryption keys: {keys}")
+
+
+def check_encryption_keys(jwks: Mapping[str, Any]) -> None:
+    """Check ``jwks`` as the domain does, then import each key as the gateway will (curve point, size)."""
+    for index, key in enumerate(check_encryption_jwks(jwks)["keys"]):
+        try:
+            import_encryption_key(key)
+        except ValueError as exc:
+            raise RegistrationError(f"encryption_jwks.keys.{index}", str(exc)) from None
+
+
 @client_app.command("disable")
 def disable(
     client_id: Annotated[str, typer.Argument(help="The client id.")],
@@ -518,6 +609,10 @@ def client_view(client: OAuthClient) -> dict[str, Any]:
         "jwks_uri": client.jwks_uri,
         "token_binding": client.token_binding.value,
         "mtls_thumbprint": client.mtls_thumbprint,
+        "encryption_keys": [
+            {name: key[name] for name in ("kid", "kty", "alg", "crv") if name in key}
+            for key in (client.encryption_jwks or {}).get("keys", ())
+        ],
         "created_at": client.created_at.isoformat(),
         "updated_at": client.updated_at.isoformat(),
     }
@@ -537,6 +632,9 @@ def _render_client(view: dict[str, Any]) -> str:
     ]
     if view["mtls_thumbprint"]:
         lines.append(f"  cert x5t#S256:  {view['mtls_thumbprint']}")
+    if view["encryption_keys"]:
+        sealed = ", ".join(f"{k['kid']} ({k.get('alg') or k['kty']})" for k in view["encryption_keys"])
+        lines.append(f"  encrypts to:    {sealed}")
     lines += [f"  created:        {view['created_at']}", f"  updated:        {view['updated_at']}"]
     return "\n".join(lines)
 

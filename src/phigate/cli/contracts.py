@@ -1,4 +1,10 @@
-"""``phigate contract``: a dry run of data contracts for the people who write them.
+"""``phigate contract``: the data contracts of the config, listed, shown, and explained by a dry run.
+
+Contracts are defined in the config (``contracts:`` in phigate.yaml), not in the
+database: ``list`` and ``show`` read them from there (checked as a node would
+check them at start-up); change them by editing the config and restarting.
+``show --client ID`` names the contract that applies to a registered client
+(its own, else its vendor's default) and the encryption keys it registered.
 
 ``phigate contract explain --client ID "GET /fhir/Observation?patient=123"``
 shows the request the gateway would send upstream (the contract's constraints
@@ -30,15 +36,119 @@ from phigate.pipeline.contracts import ContractEnforcement
 from phigate.ports import SecretStore
 from phigate.proxy import UpstreamPool, UpstreamRequest
 from phigate.settings import Settings, load_settings
-from phigate.shaping.contracts import Contract
+from phigate.settings.contracts import ContractSettings
+from phigate.shaping.contracts import Contract, compile_contracts
 from phigate.shaping.minimise import Bases, needs_body, shape_document
 from phigate.shaping.narrowing import narrow
 from phigate.shaping.tally import Tally
 from phigate.types import ClientId
 
-contract_app = typer.Typer(no_args_is_help=True, help="Data contracts: what each third party may receive.")
+contract_app = typer.Typer(
+    no_args_is_help=True,
+    help="Data contracts: what each third party may receive. Contracts are defined in the config "
+    "(contracts: in phigate.yaml, per client and per vendor); these commands read them from there.",
+)
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The phigate.yaml to use.")]
 MAX_EXPLAINED_BYTES = 32 * 1024 * 1024
+SEALED_PLACEHOLDER = "(encrypted in place: a compact JWE to the client's registered key)"
+
+
+@contract_app.command("list")
+def list_contracts(
+    config: ConfigOption = Path("phigate.yaml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """List the contracts defined in the config (contracts.clients and contracts.vendors)."""
+    with reported_errors():
+        contracts = load_settings(config).settings.contracts
+        compile_contracts(contracts)  # a contract a node would refuse is reported, not listed
+    views = [
+        *(contract_summary(f"contracts.clients.{name}", c) for name, c in contracts.clients.items()),
+        *(contract_summary(f"contracts.vendors.{name}", c) for name, c in contracts.vendors.items()),
+    ]
+    emit(views, as_json, _render_list)
+
+
+@contract_app.command("show")
+def show(
+    client: Annotated[
+        str | None, typer.Option("--client", help="A client id: shows the contract that applies to it.")
+    ] = None,
+    vendor: Annotated[str | None, typer.Option("--vendor", help="A vendor id: shows its default.")] = None,
+    config: ConfigOption = Path("phigate.yaml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Show one contract, as configured: the client's own, else its vendor's default."""
+    if (client is None) == (vendor is None):
+        fail("Give exactly one of --client or --vendor.")
+    with reported_errors():
+        resolved = load_settings(config)
+        compile_contracts(resolved.settings.contracts)
+        view = asyncio.run(_show(resolved, client, vendor))
+    emit(view, as_json, _render_show)
+
+
+async def _show(resolved: Any, client_id: str | None, vendor_id: str | None) -> dict[str, Any]:
+    contracts = resolved.settings.contracts
+    view: dict[str, Any] = {"client": client_id, "vendor": vendor_id}
+    if client_id is not None:
+        async with migrated_database(resolved) as db:
+            registered = await SqlClientRegistry(db).get(ClientId(client_id))
+        if registered is None and client_id not in contracts.clients:
+            fail(f"No client '{client_id}' is registered (see `phigate client list`).")
+        if registered is not None:
+            view["vendor"] = registered.vendor_id
+            view["encryption_keys"] = list(registered.encryption_key_ids)
+    if client_id is not None and client_id in contracts.clients:
+        key, chosen = f"contracts.clients.{client_id}", contracts.clients[client_id]
+    elif view["vendor"] is not None and view["vendor"] in contracts.vendors:
+        key, chosen = f"contracts.vendors.{view['vendor']}", contracts.vendors[view["vendor"]]
+    else:
+        view["contract"] = None
+        view["note"] = "No contract applies: the client receives what its scopes allow, unchanged."
+        return view
+    view["contract"] = {**contract_summary(key, chosen), "terms": chosen.model_dump(mode="json")}
+    return view
+
+
+def contract_summary(key: str, contract: ContractSettings) -> dict[str, Any]:
+    """One contract in brief: its key path, resource types and interactions, purposes, masking, encryption."""
+    sealed = [rule.path for rule in contract.masking.rules if rule.method == "encrypt"]
+    return {
+        "key": key,
+        "resources": {name: list(terms.interactions) for name, terms in contract.resources.items()},
+        "operations": list(contract.operations),
+        "purposes": list(contract.purposes),
+        "masking": {"preset": contract.masking.preset, "rules": len(contract.masking.rules)},
+        "encryption": {"responses": contract.encryption.responses, "elements": sealed},
+    }
+
+
+def _render_list(views: list[dict[str, Any]]) -> str:
+    if not views:
+        return "no contracts in the config (add them under contracts: in phigate.yaml)"
+    return "\n".join(_summary_line(view) for view in views)
+
+
+def _summary_line(view: dict[str, Any]) -> str:
+    types = ", ".join(f"{name} ({'/'.join(acts)})" for name, acts in view["resources"].items())
+    masking = view["masking"]["preset"] or f"{view['masking']['rules']} rules"
+    encryption = view["encryption"]["responses"]
+    if view["encryption"]["elements"]:
+        encryption += f" + {len(view['encryption']['elements'])} sealed elements"
+    return f"{view['key']}: {types}; masking {masking}; encryption {encryption}"
+
+
+def _render_show(view: dict[str, Any]) -> str:
+    who = f"client {view['client']}" if view["client"] else f"vendor {view['vendor']}"
+    lines = [f"{who}" + (f" (vendor {view['vendor']})" if view["client"] and view["vendor"] else "")]
+    if view["contract"] is None:
+        return "\n".join([*lines, view["note"]])
+    lines.append(_summary_line(view["contract"]))
+    if "encryption_keys" in view:
+        lines.append(f"registered encryption keys: {', '.join(view['encryption_keys']) or 'none'}")
+    lines.append(orjson.dumps(view["contract"]["terms"], option=orjson.OPT_INDENT_2).decode())
+    return "\n".join(lines)
 
 
 @contract_app.command("explain")
@@ -119,7 +229,8 @@ def _shaped(
     document = orjson.loads(raw)
     tally = Tally(contract.key)
     keys = enforcement.keys.for_vendor(vendor_id) if contract.masking is not None else None
-    refusal = shape_document(document, contract, keys, now, bases, tally)
+    # A dry run shows where an element would be sealed, not ciphertext no one here can read.
+    refusal = shape_document(document, contract, keys, now, bases, tally, seal=_shown_sealed)
     fact = tally.as_fact()
     if refusal is not None:
         return {"refused": refusal, "removed_or_masked": fact}
@@ -127,6 +238,10 @@ def _shaped(
         keys_for = enforcement.encryption.get(contract.key, ())
         fact["encrypted"] = f"jwe:{keys_for[0].alg}:{keys_for[0].kid}" if keys_for else "jwe:no key"
     return {"received": document, "removed_or_masked": fact}
+
+
+def _shown_sealed(value: object) -> str:
+    return SEALED_PLACEHOLDER
 
 
 def _split(settings: Settings, request_line: str) -> tuple[str, str, str, str, str]:

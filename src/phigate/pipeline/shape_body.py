@@ -3,9 +3,11 @@
 A reply no contract term can change streams through untouched. Otherwise the
 body is read once, parsed once (orjson), filtered and masked in place
 (:mod:`phigate.shaping.minimise`), serialised once, and, when the contract asks
-for it, encrypted as compact JWE to the client's own key (``application/jose``).
-What was removed or masked is counted in ``ex.facts["shaping"]`` by rule, never
-with a value.
+for it, encrypted as compact JWE to the client's own key (``application/jose``);
+``encrypt`` masking rules seal single elements in place (see
+:mod:`phigate.shaping.masking`). The key is the client's registered one (see
+:meth:`ContractEnforcement.encryption_key`). What was removed or masked is
+counted in ``ex.facts["shaping"]`` by rule, never with a value.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import structlog
 
 from phigate.errors import Forbidden, UpstreamError
 from phigate.exchange import Exchange, Reply
-from phigate.oauth.jwe import MEDIA_TYPE, encrypt_compact
+from phigate.oauth.jwe import MEDIA_TYPE, EncryptionKey, encrypt_compact
 from phigate.pipeline.contracts import ContractEnforcement
-from phigate.shaping.contracts import Contract
+from phigate.shaping.masking import Sealer
 from phigate.shaping.minimise import Bases, needs_body, shape_document
 from phigate.shaping.tally import Tally
 
@@ -39,7 +41,13 @@ class ShapeBody:
             return
         if not needs_body(contract, ex.fhir):
             return
-        document = await _read_json(ex)
+        document = await _read_json(ex)  # read (and the upstream body closed) before any refusal
+        key = None
+        if contract.encrypt or contract.seals:
+            assert ex.identity is not None  # contract_for found a contract, so there is an identity
+            key = await self.enforcement.encryption_key(contract, ex.identity.grant.client_id)
+            if key is None:  # never send in the clear what must be encrypted
+                raise Forbidden("The data contract requires encryption but no encryption key is registered.")
         tally = Tally(contract.key)
         keys = (
             self.enforcement.keys.for_vendor(ex.identity.vendor_id)
@@ -47,27 +55,31 @@ class ShapeBody:
             else None
         )
         bases = Bases(self.upstream_bases, _public_base(ex))
-        refusal = shape_document(document, contract, keys, self.enforcement.clock(), bases, tally)
+        seal = element_sealer(key) if key is not None and contract.seals else None
+        refusal = shape_document(document, contract, keys, self.enforcement.clock(), bases, tally, seal)
         if refusal is not None:
             ex.facts["shaping"] = tally.as_fact()
             raise Forbidden(refusal)
         body = orjson.dumps(document)
         content_type = FHIR_JSON
-        if contract.encrypt:
-            body, content_type = self._encrypt(body, contract, tally)
+        if key is not None:
+            tally.encrypted = f"jwe:{key.alg}:{key.kid}"
+        if contract.encrypt and key is not None:
+            body, content_type = encrypt_compact(body, key, content_type="application/fhir+json"), MEDIA_TYPE
         ex.facts["shaping"] = tally.as_fact()
         if tally.changed:
             log.info("response_shaped", request_id=ex.request_id, contract=contract.key)
         headers = [(k, v) for k, v in ex.reply.headers if k.lower() not in ("content-length", "content-type")]
         ex.reply = Reply(ex.reply.status, [("content-type", content_type), *headers], body)
 
-    def _encrypt(self, body: bytes, contract: Contract, tally: Tally) -> tuple[bytes, str]:
-        keys = self.enforcement.encryption.get(contract.key, ())
-        if not keys:  # compile refuses this configuration; never send in the clear what must be encrypted
-            raise Forbidden("The data contract requires encryption but no encryption key is registered.")
-        key = keys[0]
-        tally.encrypted = f"jwe:{key.alg}:{key.kid}"
-        return encrypt_compact(body, key, content_type="application/fhir+json"), MEDIA_TYPE
+
+def element_sealer(key: EncryptionKey) -> Sealer:
+    """Seals one element's value: its JSON as a compact JWE to ``key`` (cty application/json)."""
+
+    def seal(value: object) -> str:
+        return encrypt_compact(orjson.dumps(value), key, content_type="application/json").decode("ascii")
+
+    return seal
 
 
 async def _read_json(ex: Exchange) -> dict[str, Any]:

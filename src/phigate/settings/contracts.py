@@ -26,7 +26,7 @@ _PURPOSE = re.compile(r"[A-Z][A-Z0-9_\-]{1,31}")
 
 Interaction = Literal["read", "vread", "search", "history", "create", "update", "patch", "delete"]
 MaskMethod = Literal[
-    "keep", "redact", "partial", "cryptoHash", "dateShift", "generalize", "substitute", "perturb"
+    "keep", "redact", "partial", "cryptoHash", "dateShift", "generalize", "substitute", "perturb", "encrypt"
 ]
 Preset = Literal["safe-harbor", "limited-data-set"]
 DEFAULT_FORBIDDEN = ("_include=*", "_revinclude=*", "_include:iterate", "_revinclude:iterate")
@@ -98,16 +98,16 @@ class ResourceContractSettings(_Model):
 
 
 class EncryptionSettings(_Model):
-    """Whole responses as compact JWE to the client's own key (the first encrypts; list more to rotate)."""
+    """Whole responses as compact JWE to the client's own key.
+
+    The key comes from the client registry (``phigate client encryption-key set``), which
+    wins; ``keys`` here is a fallback for a client that registered none (the first
+    encrypts). With no key from either, a reply that must be encrypted is refused (403),
+    never sent in the clear.
+    """
 
     responses: Literal["none", "jwe"] = "none"
     keys: tuple[Mapping[str, Any], ...] = ()  # public JWKs: RSA (RSA-OAEP-256) or EC (ECDH-ES+A256KW)
-
-    @model_validator(mode="after")
-    def _key_for_jwe(self) -> EncryptionSettings:
-        if self.responses == "jwe" and not self.keys:
-            raise ValueError("responses: jwe needs at least one key in 'keys'")
-        return self
 
 
 class ContractSettings(_Model):

@@ -64,6 +64,11 @@ class Contract:
     encrypt: bool
     encryption_keys: tuple[Mapping[str, Any], ...]
 
+    @property
+    def seals(self) -> bool:
+        """Whether masking rules encrypt elements in place (``method: encrypt``)."""
+        return self.masking is not None and self.masking.seals
+
 
 class ContractBook:
     def __init__(self, clients: Mapping[str, Contract], vendors: Mapping[str, Contract]) -> None:

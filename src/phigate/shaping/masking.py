@@ -9,11 +9,21 @@ Elements emptied by removal are pruned, and the resource is labelled in
 pseudonymised, MASKED when otherwise transformed (v3-ObservationValue).
 
 Counts go to a :class:`~phigate.shaping.tally.Tally` by rule label, never a value.
+
+``encrypt`` (issue 7) seals an element in place, as a whole like ``substitute``:
+its value (primitive or complex) becomes one string, a compact JWE whose
+plaintext is the JSON of the original value (header ``cty`` application/json,
+``kid`` the client's registered key). The resource stays valid JSON and says
+where it was sealed: ``meta.extension`` gains one entry per element,
+``{"url": ENCRYPTED_ELEMENT_URL, "valueString": "<location>"}``, the location
+being dotted keys and list indexes from the resource root (``identifier.0``,
+``birthDate``). A client decrypts the string at each location with its private
+key and puts the parsed JSON back. Without a sealer the element is removed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +37,10 @@ from phigate.shaping.tally import Tally
 SECURITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
 _LABELS = {"REDACTED": "redacted", "PSEUDED": "pseudonymized", "MASKED": "masked"}
 _LABEL_OF = {"redact": "REDACTED", "cryptoHash": "PSEUDED"}
+ENCRYPTED_ELEMENT_URL = "https://phigate.dev/fhir/StructureDefinition/encrypted-element"
+_WHOLE = frozenset({"substitute", "encrypt"})  # methods that replace the selected element as a whole
+# Seals one element's value (any JSON value) for the client: a compact JWE string.
+Sealer = Callable[[Any], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +63,14 @@ class MaskProfile:
         """Raises :class:`~phigate.shaping.paths.PathError` for a path outside the grammar."""
         return cls(tuple(MaskRule(label, ElementPath.parse(rule.path), rule) for label, rule in labelled))
 
-    def mask(self, resource: dict[str, Any], keys: VendorKeys, now: float, tally: Tally) -> None:
+    @property
+    def seals(self) -> bool:
+        """Whether any rule encrypts elements (the client then needs a registered encryption key)."""
+        return any(rule.method == "encrypt" for rule in self.rules)
+
+    def mask(
+        self, resource: dict[str, Any], keys: VendorKeys, now: float, tally: Tally, seal: Sealer | None = None
+    ) -> None:
         """Mask ``resource`` in place (not its contained resources: call again for each)."""
         resource_type = resource.get("resourceType")
         rules = [r for r in self.rules if not r.path.resource_types or resource_type in r.path.resource_types]
@@ -63,6 +84,9 @@ class MaskProfile:
         for location, rule in actions:
             _apply_leaf(resource, location, rule, ctx, tally, labels)
         for location, rule in substitutes:
+            if rule.method == "encrypt":
+                _seal(resource, location, rule, seal, tally, labels)
+                continue
             _set(resource, location, rule.settings.replace_with)
             tally.masked(rule.label)
             labels.add("MASKED")
@@ -80,14 +104,14 @@ def _claims(
     for rule in rules:
         for location in rule.path.select(tree):
             inside = tree.leaves_under(location)
-            if rule.method == "substitute":
+            if rule.method in _WHOLE:
                 if inside and not any(leaf in claimed for leaf in inside):
                     claimed.update(dict.fromkeys(inside, rule))
                     substitutes.append((location, rule))
                 continue
             for leaf in inside:
                 claimed.setdefault(leaf, rule)
-    actions = [(leaf, rule) for leaf, rule in claimed.items() if rule.method not in ("keep", "substitute")]
+    actions = [(leaf, r) for leaf, r in claimed.items() if r.method != "keep" and r.method not in _WHOLE]
     return actions, substitutes
 
 
@@ -106,6 +130,23 @@ def _apply_leaf(
     else:
         tally.masked(rule.label)
         labels.add(_LABEL_OF.get(rule.method, "MASKED"))
+
+
+def _seal(
+    resource: dict[str, Any], location: Location, rule: MaskRule, seal: Sealer | None, tally: Tally,
+    labels: set[str],
+) -> None:  # fmt: skip
+    if seal is None:  # no key to seal with: the element never leaves in the clear
+        _set(resource, location, REMOVED)
+        tally.removed_by_rule(rule.label)
+        labels.add("REDACTED")
+        return
+    _set(resource, location, seal(get(resource, location)))
+    tally.masked(rule.label)
+    labels.add("MASKED")
+    where = ".".join(str(step) for step in location)
+    extensions = resource.setdefault("meta", {}).setdefault("extension", [])
+    extensions.append({"url": ENCRYPTED_ELEMENT_URL, "valueString": where})
 
 
 def _set(resource: dict[str, Any], location: Location, value: Any) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from phigate.errors import KeyStoreError
 from phigate.fhir.request import FhirRequest, Interaction
 from phigate.shaping.contracts import Contract, ElementTree, TypeTerms
-from phigate.shaping.masking import SECURITY_SYSTEM
+from phigate.shaping.masking import SECURITY_SYSTEM, Sealer
 from phigate.shaping.pseudonyms import VendorKeys
 from phigate.shaping.tally import Tally
 
@@ -61,16 +61,20 @@ def needs_body(contract: Contract, request: FhirRequest) -> bool:
 
 def shape_document(
     document: dict[str, Any], contract: Contract, keys: VendorKeys | None, now: float, bases: Bases,
-    tally: Tally,
+    tally: Tally, seal: Sealer | None = None,
 ) -> str | None:  # fmt: skip
-    """Shape ``document`` in place; a refusal reason (safe to show) when it may not leave at all."""
+    """Shape ``document`` in place; a refusal reason (safe to show) when it may not leave at all.
+
+    ``seal`` encrypts one element's value for the contract's ``encrypt`` rules (see
+    :mod:`phigate.shaping.masking`); without it such an element is removed, never sent in the clear.
+    """
     if document.get("resourceType") == "Bundle" and document.get("type") in _CONTAINERS:
-        _shape_bundle(document, contract, keys, now, bases, tally)
+        _shape_bundle(document, contract, keys, now, bases, tally, seal)
         return None
     refusal = _admit(document, contract, now)
     if refusal is not None:
         return refusal
-    _shape_resource(document, contract, keys, now, tally)
+    _shape_resource(document, contract, keys, now, tally, seal)
     return None
 
 
@@ -81,6 +85,7 @@ def _shape_bundle(
     now: float,
     bases: Bases,
     tally: Tally,
+    seal: Sealer | None,
 ) -> None:
     kept: list[Any] = []
     removed_matches = 0
@@ -98,7 +103,7 @@ def _shape_bundle(
             search = entry.get("search")
             removed_matches += not isinstance(search, dict) or search.get("mode", "match") == "match"
             continue
-        _shape_resource(resource, contract, keys, now, tally)
+        _shape_resource(resource, contract, keys, now, tally, seal)
         if isinstance(entry.get("fullUrl"), str) and bases.rewrite(entry["fullUrl"]) is None:
             del entry["fullUrl"]
         elif isinstance(entry.get("fullUrl"), str):
@@ -112,7 +117,7 @@ def _shape_bundle(
         bundle["total"] = max(0, bundle["total"] - removed_matches)
     _rewrite_links(bundle, bases)
     if contract.masking is not None and keys is not None:
-        contract.masking.mask(bundle, keys, now, tally)
+        contract.masking.mask(bundle, keys, now, tally, seal)
 
 
 def _admit(resource: dict[str, Any], contract: Contract, now: float) -> str | None:
@@ -137,12 +142,13 @@ def refusal_kind(resource: dict[str, Any], contract: Contract) -> str:
 
 
 def _shape_resource(
-    resource: dict[str, Any], contract: Contract, keys: VendorKeys | None, now: float, tally: Tally
-) -> None:
+    resource: dict[str, Any], contract: Contract, keys: VendorKeys | None, now: float, tally: Tally,
+    seal: Sealer | None,
+) -> None:  # fmt: skip
     terms = contract.types[resource["resourceType"]]
     contained = resource.get("contained")
     if isinstance(contained, list):
-        resource["contained"] = [c for c in contained if _contained_kept(c, contract, keys, now, tally)]
+        resource["contained"] = [c for c in contained if _contained_kept(c, contract, keys, now, tally, seal)]
         if not resource["contained"]:
             del resource["contained"]
     if terms.elements is not None:
@@ -150,16 +156,17 @@ def _shape_resource(
     if contract.masking is not None:
         if keys is None:
             raise KeyStoreError("The masking keys this data contract needs are not loaded.")
-        contract.masking.mask(resource, keys, now, tally)
+        contract.masking.mask(resource, keys, now, tally, seal)
 
 
 def _contained_kept(
-    resource: Any, contract: Contract, keys: VendorKeys | None, now: float, tally: Tally
-) -> bool:
+    resource: Any, contract: Contract, keys: VendorKeys | None, now: float, tally: Tally,
+    seal: Sealer | None,
+) -> bool:  # fmt: skip
     if not isinstance(resource, dict) or _admit(resource, contract, now) is not None:
         tally.entry_removed("contained-not-allowed")
         return False
-    _shape_resource(resource, contract, keys, now, tally)
+    _shape_resource(resource, contract, keys, now, tally, seal)
     return True
 
 

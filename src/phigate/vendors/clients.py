@@ -16,6 +16,9 @@ cannot hold a client that breaks them):
   allows loopback JWKS for dev and tests).
 - ``token_binding = mtls`` needs the client certificate's ``x5t#S256``
   thumbprint; a thumbprint without mTLS binding is refused.
+- ``encryption_jwks`` (optional, issue 7) holds the public keys the gateway
+  encrypts responses to (``use`` enc: RSA with RSA-OAEP-256 or EC with
+  ECDH-ES+A256KW), each with a unique kid; the first key is the one in use.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,127}")
 _THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url SHA-256, unpadded
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 ASSERTION_ALGORITHMS = {"RSA": "RS384", "EC": "ES384"}  # SMART Backend Services (smart.md 4.6)
+ENCRYPTION_ALGORITHMS = {"RSA": "RSA-OAEP-256", "EC": "ECDH-ES+A256KW"}  # response JWE (issue 7)
+_ENCRYPTION_CURVES = {"P-256": 32, "P-384": 48, "P-521": 66}
 MAX_KEYS = 10
 MAX_JWKS_BYTES = 64 * 1024
 MIN_RSA_BITS = 2048
@@ -91,6 +96,7 @@ class OAuthClient:
     mtls_thumbprint: str | None = None
     secret_hash: str | None = None
     status: ClientStatus = ClientStatus.active
+    encryption_jwks: dict[str, Any] | None = None  # response encryption keys (issue 7); first one in use
 
     def __post_init__(self) -> None:
         check_client_id(self.client_id)
@@ -105,6 +111,8 @@ class OAuthClient:
             set_(self, "jwks", check_jwks(self.jwks))
         if self.jwks_uri is not None:
             check_jwks_uri(self.jwks_uri, allow_loopback=True)
+        if self.encryption_jwks is not None:
+            set_(self, "encryption_jwks", check_encryption_jwks(self.encryption_jwks))
         self._check_authentication()
         self._check_binding()
 
@@ -176,6 +184,25 @@ class OAuthClient:
     def with_status(self, status: ClientStatus, now: datetime) -> OAuthClient:
         return replace(self, status=status, updated_at=now)
 
+    @property
+    def encryption_key_ids(self) -> tuple[str, ...]:
+        """The ``kid`` of every response encryption key, the one in use first."""
+        return tuple(key["kid"] for key in (self.encryption_jwks or {}).get("keys", ()))
+
+    def with_encryption_keys(
+        self, now: datetime, jwks: Mapping[str, Any] | None, *, keep_old: bool = False
+    ) -> OAuthClient:
+        """This client with new response encryption keys (``None`` removes them).
+
+        ``keep_old`` puts the new keys first (the gateway encrypts to the first key from
+        then on) and keeps the current ones after them, so the registry still shows which
+        kids earlier responses named; a kid already registered is replaced by the new key.
+        """
+        checked = None if jwks is None else check_encryption_jwks(jwks)
+        if checked is not None and keep_old and self.encryption_jwks is not None:
+            checked = {"keys": _merged(self.encryption_jwks, checked)["keys"][:MAX_KEYS]}  # oldest go first
+        return replace(self, encryption_jwks=checked, updated_at=now)
+
 
 def new_client(
     *,
@@ -191,6 +218,7 @@ def new_client(
     secret_hash: str | None = None,
     allow_loopback_jwks: bool = False,
     public: bool = False,
+    encryption_jwks: Mapping[str, Any] | None = None,
 ) -> OAuthClient:
     """A client to register: ``client_id`` defaults to ``<vendor id>-<8 hex>``.
 
@@ -215,6 +243,7 @@ def new_client(
         token_binding=token_binding,
         mtls_thumbprint=mtls_thumbprint,
         secret_hash=secret_hash,
+        encryption_jwks=None if encryption_jwks is None else check_encryption_jwks(encryption_jwks),
         created_at=now,
         updated_at=now,
     )
@@ -298,6 +327,62 @@ def _check_key(key: Any, index: int) -> str:
         _check_rsa(key, where)
     else:
         _check_ec(key, where)
+    return kid
+
+
+def check_encryption_jwks(jwks: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``jwks`` once it is a set of 1 to 10 public response-encryption keys with unique kids.
+
+    RSA keys (at least 2048 bits) use RSA-OAEP-256; EC keys (P-256, P-384, P-521) use
+    ECDH-ES+A256KW; ``use`` is enc. The kid is required: it goes in the JWE header so
+    the client knows which private key decrypts.
+    """
+    where = "encryption_jwks"
+    if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list):
+        raise RegistrationError(where, 'must be a JSON Web Key Set: {"keys": [...]}')
+    keys = jwks["keys"]
+    if not 1 <= len(keys) <= MAX_KEYS:
+        raise RegistrationError(where, f"must hold 1 to {MAX_KEYS} keys")
+    try:
+        size = len(json.dumps(jwks))
+    except (TypeError, ValueError):
+        raise RegistrationError(where, "is not plain JSON") from None
+    if size > MAX_JWKS_BYTES:
+        raise RegistrationError(where, f"is larger than {MAX_JWKS_BYTES // 1024} KiB")
+    kids = [_check_encryption_key(key, f"{where}.keys.{i}") for i, key in enumerate(keys)]
+    if len(set(kids)) != len(kids):
+        raise RegistrationError(where, "two keys share one kid")
+    copied: dict[str, Any] = copy.deepcopy(dict(jwks))
+    return copied
+
+
+def _check_encryption_key(key: Any, where: str) -> str:
+    if not isinstance(key, dict):
+        raise RegistrationError(where, "must be a JSON object")
+    private = sorted(PRIVATE_MEMBERS & key.keys())
+    if private:
+        raise RegistrationError(
+            where, f"holds private key member(s) {', '.join(private)}: register the public key only"
+        )
+    kid = key.get("kid")
+    if not isinstance(kid, str) or not 1 <= len(kid) <= 200:
+        raise RegistrationError(where, "needs a kid (1 to 200 characters): the JWE header names it")
+    kty = key.get("kty")
+    if kty not in ENCRYPTION_ALGORITHMS:
+        raise RegistrationError(where, "kty must be RSA (RSA-OAEP-256) or EC (ECDH-ES+A256KW)")
+    if key.get("alg", ENCRYPTION_ALGORITHMS[kty]) != ENCRYPTION_ALGORITHMS[kty]:
+        raise RegistrationError(where, f"alg must be {ENCRYPTION_ALGORITHMS[kty]} for a {kty} key")
+    if key.get("use", "enc") != "enc":
+        raise RegistrationError(where, "use must be enc (a response encryption key)")
+    if kty == "RSA":
+        _check_rsa(key, where)
+        return kid
+    size = _ENCRYPTION_CURVES.get(key.get("crv", ""))
+    if size is None:
+        raise RegistrationError(where, "an EC key must be on curve P-256, P-384 or P-521")
+    for member in ("x", "y"):
+        if len(_b64(key.get(member), f"{where}.{member}")) != size:
+            raise RegistrationError(where, f"{member} is not a {key['crv']} coordinate")
     return kid
 
 

@@ -1,7 +1,7 @@
 """OAuth clients in the durable store (:class:`phigate.vendors.clients.ClientRegistry`).
 
-Static JWKS are stored as JSON text (public keys only: the domain value refuses
-private members before a row is written).
+Static JWKS and response encryption keys are stored as JSON text (public keys
+only: the domain value refuses private members before a row is written).
 """
 
 from __future__ import annotations
@@ -70,6 +70,15 @@ class SqlClientRegistry:
             await _update(connection, changed, "jwks", "jwks_uri")
         return changed
 
+    async def set_encryption_keys(
+        self, client_id: ClientId, jwks: Mapping[str, Any] | None, *, keep_old: bool = False
+    ) -> OAuthClient:
+        """Replace (or with ``keep_old``, put in front) the response encryption keys (issue 7)."""
+        async with self._locked(client_id) as (connection, current):
+            changed = current.with_encryption_keys(datetime.now(UTC), jwks, keep_old=keep_old)
+            await _update(connection, changed, "encryption_jwks")
+        return changed
+
     async def set_status(self, client_id: ClientId, status: ClientStatus) -> OAuthClient:
         async with self._locked(client_id) as (connection, current):
             changed = current.with_status(status, datetime.now(UTC))
@@ -135,9 +144,14 @@ def _row(client: OAuthClient) -> dict[str, Any]:
         "mtls_thumbprint": client.mtls_thumbprint,
         "secret_hash": client.secret_hash,
         "status": client.status.value,
+        "encryption_jwks": _json(client.encryption_jwks),
         "created_at": client.created_at,
         "updated_at": client.updated_at,
     }
+
+
+def _json(value: Mapping[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 def _client(row: Row[tuple[object, ...]]) -> OAuthClient:
@@ -153,6 +167,7 @@ def _client(row: Row[tuple[object, ...]]) -> OAuthClient:
         mtls_thumbprint=row.mtls_thumbprint,
         secret_hash=row.secret_hash,
         status=ClientStatus(row.status),
+        encryption_jwks=None if row.encryption_jwks is None else json.loads(row.encryption_jwks),
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
     )
