@@ -43,6 +43,7 @@ class Identity:
     person: str | None = None  # the signed-in person (``sub``) when an app acts for one
     fhir_user: str | None = None  # their FHIR resource (``fhirUser``): Practitioner/…, Patient/…
     acr: str | None = None  # how they authenticated (NIST AAL)
+    break_glass: str | None = None  # the emergency access record the token was issued under (HIPAA)
 
 
 @dataclass(slots=True)

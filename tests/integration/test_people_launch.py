@@ -504,6 +504,50 @@ async def test_a_disabled_user_loses_session_and_refresh(people: People) -> None
     await app.aclose()
 
 
+async def test_logout_ends_the_session_and_revokes_the_refresh_family(people: People) -> None:
+    app = people.app(PATIENT_SCOPE)
+    verifier = generate_token(48)
+    url, _ = app.create_authorization_url(people.authorize, code_verifier=verifier, aud=people.fhir)
+    async with people.browser() as browser:
+        location = await sign_in(people, browser, url, "canary")
+        token = await app.fetch_token(people.token, authorization_response=location, code_verifier=verifier)
+        again, _ = app.create_authorization_url(people.authorize, code_verifier=verifier, aud=people.fhir)
+        assert "Allow access?" in (await browser.get(again)).text  # single sign-on while the session lives
+        confirm = await browser.get(people.stack.public + "/oauth2/logout")
+        assert (
+            confirm.status_code == 200 and 'action="/oauth2/logout"' in confirm.text
+        )  # GET alone: no sign-out
+        assert "Allow access?" in (await browser.get(again)).text
+        out = await browser.post(people.stack.public + "/oauth2/logout")
+        assert out.status_code == 200 and "signed out" in out.text
+        assert (
+            "__Host-phigate-session=" in out.headers["set-cookie"]
+            and "Max-Age=0" in out.headers["set-cookie"]
+        )
+        browser.cookies.clear()
+        page = await browser.get(again)
+        assert "Allow access?" not in page.text and 'name="password"' in page.text
+    refresh = {"grant_type": "refresh_token", "refresh_token": token["refresh_token"], "client_id": APP}
+    assert (await token_form(people, refresh)).json()["error"] == "invalid_grant"
+    assert await fhir(people, "/Patient/pat-canary", token["access_token"]) == 401  # its access token too
+    await app.aclose()
+
+
+async def test_a_session_cookie_kept_after_logout_is_dead(people: People) -> None:
+    app = people.app(PATIENT_SCOPE)
+    url, _ = app.create_authorization_url(people.authorize, code_verifier=generate_token(48), aud=people.fhir)
+    async with people.browser() as browser:
+        await sign_in(people, browser, url, "canary")
+        kept = dict(browser.cookies)
+        await browser.post(people.stack.public + "/oauth2/logout")
+        browser.cookies.clear()
+        for name, value in kept.items():
+            browser.cookies.set(name, value)  # a stolen or cached cookie, replayed
+        page = await browser.get(url)
+    assert "Allow access?" not in page.text and 'name="password"' in page.text
+    await app.aclose()
+
+
 @pytest.mark.postgres
 async def test_launch_code_replay_and_refresh_rotation_on_postgresql(tmp_path: Path) -> None:
     """The single-use updates (codes, refresh tokens, TOTP steps) hold on PostgreSQL as on SQLite."""

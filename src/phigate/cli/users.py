@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,13 +24,15 @@ import typer
 from phigate.adapters.kms import Keyring, master_key_from_settings
 from phigate.adapters.shared_state import open_shared_state
 from phigate.adapters.sql import Database, SqlDataKeyStore
+from phigate.adapters.sql.break_glass import SqlBreakGlass
 from phigate.adapters.sql.clients import SqlClientRegistry
 from phigate.adapters.sql.people import SqlApps, SqlGrants, SqlSessions, SqlUsers
 from phigate.adapters.sql.vendors import SqlVendorRegistry
 from phigate.cli.output import emit
 from phigate.cli.vendors import migrated_database, register_vendor, required_vendor, run_with_settings
 from phigate.oauth.mfa import totp
-from phigate.people.errors import UnknownUser
+from phigate.people.break_glass import BreakGlass, BreakGlassStore, check_note, check_reviewer
+from phigate.people.errors import UnknownBreakGlass, UnknownUser
 from phigate.people.passwords import hash_password
 from phigate.people.roles import Role
 from phigate.people.users import User, UserStatus, check_username
@@ -103,6 +106,13 @@ async def _users(resolved: ResolvedSettings) -> AsyncIterator[tuple[Database, Sq
     async with migrated_database(resolved) as db:
         keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
         yield db, SqlUsers(db, keyring)
+
+
+@asynccontextmanager
+async def _review(resolved: ResolvedSettings) -> AsyncIterator[tuple[SqlBreakGlass, SqlUsers]]:
+    async with migrated_database(resolved) as db:
+        keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+        yield SqlBreakGlass(db, keyring), SqlUsers(db, keyring)
 
 
 async def _by_name(users: SqlUsers, username: str) -> User:
@@ -265,6 +275,70 @@ def _render(view: dict[str, Any]) -> str:
         lines.append("  recovery codes (each works once; shown only now):")
         lines += [f"    {code}" for code in view["recovery_codes"]]
     return "\n".join(lines)
+
+
+# --- emergency access review (break-glass, HIPAA 164.312(a)(2)(ii)) ---------------------------------------
+
+break_glass_app = typer.Typer(
+    no_args_is_help=True, help="Emergency access uses, reviewed by a security officer."
+)
+user_app.add_typer(break_glass_app, name="break-glass")
+
+
+async def close_break_glass(
+    store: BreakGlassStore, users: SqlUsers, record_id: str, officer: str, note: str, now: float
+) -> BreakGlass:
+    """Close an open record as ``officer`` (a security officer's username), with a review note."""
+    reviewer = check_reviewer(await users.by_username(officer.strip().lower()))
+    text = check_note(note)
+    closed = await store.close(record_id[:32], reviewer.user_id, text, now)
+    if closed is None:
+        raise UnknownBreakGlass()
+    return closed
+
+
+@break_glass_app.command("list")
+def list_break_glass(
+    include_closed: Annotated[bool, typer.Option("--all", help="Closed records too.")] = False,
+    config: ConfigOption = Path("phigate.yaml"),
+    as_json: JsonOption = False,
+) -> None:
+    """The review queue: open emergency access records, oldest first."""
+
+    async def work(resolved: ResolvedSettings) -> list[dict[str, Any]]:
+        async with _review(resolved) as (store, _):
+            return [_break_glass_view(each) for each in await store.list(open_only=not include_closed)]
+
+    emit(run_with_settings(config, work), as_json, lambda rows: "\n\n".join(_render(row) for row in rows))
+
+
+@break_glass_app.command("close")
+def close_break_glass_command(
+    record_id: Annotated[str, typer.Argument(help="The record's id (bg-...).")],
+    note: Annotated[str, typer.Option(help="The review's finding.")],
+    officer: Annotated[str, typer.Option(help="Username of the security officer closing it.")],
+    config: ConfigOption = Path("phigate.yaml"),
+    as_json: JsonOption = False,
+) -> None:
+    """Close a review: the officer's finding is kept with the record."""
+
+    async def work(resolved: ResolvedSettings) -> dict[str, Any]:
+        async with _review(resolved) as (store, users):
+            closed = await close_break_glass(store, users, record_id, officer, note, time.time())
+            return _break_glass_view(closed)
+
+    emit(run_with_settings(config, work), as_json, _render)
+
+
+def _break_glass_view(record: BreakGlass) -> dict[str, Any]:
+    def when(at: float | None) -> str | None:
+        return None if at is None else datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+
+    return {"id": record.record_id, "status": record.status.value, "user_id": record.user_id,
+            "client_id": record.client_id, "scope": record.scope, "reason": record.reason,
+            "started_at": when(record.started_at), "expires_at": when(record.expires_at),
+            "closed_by": record.closed_by, "closed_at": when(record.closed_at),
+            "note": record.note}  # fmt: skip
 
 
 # --- the demo's people (used by `phigate demo`) ----------------------------------------------------------

@@ -111,6 +111,7 @@ class ResourceServer:
             person=subject if isinstance(subject, str) and subject != client.client_id else None,
             fhir_user=_text(claims.get("fhirUser")),
             acr=_text(claims.get("acr")),
+            break_glass=_text(claims.get("break_glass")) if issuer == self.tokens.issuer else None,
         )
 
     async def _verified(self, token: str, now: float) -> tuple[dict[str, Any], str]:

@@ -139,6 +139,17 @@ class SignIn:
         log.info("signin_succeeded", user_id=user.user_id, amr=" ".join(methods(factor)))
         return session_id
 
+    async def sign_out(self, session_id: str | None) -> str | None:
+        """End the browser's session; the user it was for, or ``None`` when there was no such session."""
+        if not session_id or len(session_id) > 128:
+            return None
+        found = await self.sessions.get(session_hash(session_id))
+        if found is None:
+            return None
+        await self.sessions.end(found.session_hash)
+        log.info("signed_out", user_id=found.user_id)
+        return found.user_id
+
     async def session(self, session_id: str | None) -> tuple[Session, User] | None:
         """The browser's live session and its active user; touches it (idle timer) when valid."""
         if not session_id or len(session_id) > 128:

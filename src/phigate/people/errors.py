@@ -19,3 +19,9 @@ class UnknownUser(RequestError):
     status = 404
     code = "not-found"
     message = "No such user."
+
+
+class UnknownBreakGlass(RequestError):
+    status = 404
+    code = "not-found"
+    message = "No open emergency access record with that id."

@@ -34,6 +34,7 @@ class Approval:
     patient: str | None = None
     fhir_user: str | None = None
     nonce: str | None = None
+    break_glass: str | None = None  # the emergency access record this grant was made under
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

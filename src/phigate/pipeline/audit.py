@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import os
 import re
+import ssl
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -39,13 +40,18 @@ from phigate.adapters.sql.secret_store import SqlSecretStore
 from phigate.audit.chain import GENESIS, Chain
 from phigate.audit.events import AuditEvent, Kind
 from phigate.audit.patients import PatientScan
-from phigate.errors import Forbidden, StorageError
+from phigate.errors import ConfigError, Forbidden, StorageError
 from phigate.exchange import Body, Exchange
+from phigate.fhir.request import FhirRequest
+from phigate.guard.limits import TrafficControl
 from phigate.monitor.alerts import AlertDesk, AlertSink, Reactions, RecentTokens, Webhook
+from phigate.monitor.alerts.email import EmailAlerts
 from phigate.monitor.detectors import Alert, build_detectors
 from phigate.monitor.metrics import GatewayMetrics
 from phigate.ports import DataCipher, RevocationList
-from phigate.settings import Settings
+from phigate.settings import Environment, Settings
+from phigate.settings.audit import AlertEmailSettings
+from phigate.settings.traffic import Rate
 from phigate.types import ClientId
 from phigate.vendors.clients import ClientRegistry, ClientStatus
 
@@ -205,8 +211,15 @@ def exchange_event(
     if ex.identity is not None:
         rules["token_id"] = ex.identity.token_id  # the jti names the token (BALP agent.policy); not the token
         rules["token_expires"] = ex.identity.expires_at
+        if ex.identity.break_glass:
+            rules["break_glass"] = ex.identity.break_glass  # emergency access: every event names its record
     if ex.upstream_target:
         rules["upstream"] = ex.upstream_target
+    if fhir is not None and fhir.operation:
+        rules["operation"] = fhir.operation  # the bulk-operation detector reads these two
+    size = _page_size(fhir)
+    if size is not None:
+        rules["page_size"] = size
     return AuditEvent(
         kind=Kind.exchange,
         action=str(facts.get("interaction", "none")),
@@ -228,6 +241,13 @@ def exchange_event(
         bytes_sent=sent,
         complete=complete,
     )
+
+
+def _page_size(fhir: FhirRequest | None) -> int | None:
+    """The ``_count`` asked for (a number, not a value of anyone's record), when there is one."""
+    counts = fhir.named("_count") if fhir is not None else ()
+    raw = counts[0].values[0].raw if counts and counts[0].values else ""
+    return int(raw) if raw.isdigit() and len(raw) <= 9 else None
 
 
 def _user(ex: Exchange) -> str | None:
@@ -287,8 +307,11 @@ class Evidence:
         cipher: DataCipher,
         clients: ClientRegistry,
         revocations: RevocationList,
+        *,
+        control: TrafficControl | None = None,  # the traffic guard's control point, for "tighten rate"
     ) -> None:
         a = settings.audit
+        self.control = control
         self.db, self.cipher, self.metrics = db, cipher, metrics
         self.store = SqlAuditStore(db)
         self.keys = CheckpointKeys({})
@@ -304,7 +327,11 @@ class Evidence:
         secret = os.environ.get(a.webhook_secret_env, "") if a.webhook_secret_env else ""
         if a.webhook_url is not None:
             sinks.append(Webhook(str(a.webhook_url), secret.encode()))
-        sinks.append(Reactions(a.reactions, self.tokens, self._suspend, revocations.revoke, self._reaction))
+        if a.email is not None:
+            sinks.append(email_alerts(a.email, dev=settings.environment is Environment.dev))
+        tighten = self._tighten if control is not None else None
+        sinks.append(Reactions(a.reactions, self.tokens, self._suspend, revocations.revoke, self._reaction,
+                               tighten=tighten))  # fmt: skip
         self.clients = clients
         self.desk = AlertDesk(build_detectors(a.detectors), a.alert_dedup_seconds, sinks, self._alert)
         self.trail.observers += [self._count, self.tokens.observe, self.desk.observe]
@@ -358,6 +385,24 @@ class Evidence:
 
     async def _suspend(self, client_id: str) -> None:
         await self.clients.set_status(ClientId(client_id), ClientStatus.disabled)
+
+    async def _tighten(self, client_id: str, rate: Rate, seconds: float) -> None:
+        assert self.control is not None
+        await self.control.tighten(client_id, rate, seconds)
+
+
+def email_alerts(s: AlertEmailSettings, dev: bool) -> EmailAlerts:
+    """The email sink; its password is read from the environment once, here, at start-up."""
+    if s.security == "none" and not dev:
+        raise ConfigError(problems=["audit.email.security: plain SMTP is refused outside environment: dev"])
+    password = os.environ.get(s.password_env) if s.password_env else None
+    if s.password_env and password is None:
+        raise ConfigError(
+            problems=[f"audit.email.password_env: environment variable {s.password_env} is not set"]
+        )
+    context = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
+    return EmailAlerts(s.host, s.port, s.sender, s.recipients, security=s.security, context=context,
+                       username=s.username, password=password, timeout_seconds=s.timeout_seconds)  # fmt: skip
 
 
 def alert_event(alert: Alert) -> AuditEvent:

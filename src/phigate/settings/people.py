@@ -11,6 +11,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+KNOWN_ROLES = frozenset({"clinician", "patient", "admin", "security_officer", "privacy_officer", "auditor"})
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -21,6 +23,28 @@ class RoleSettings(_Model):
 
     scopes: str | None = None
     mfa: bool | None = None
+
+
+class BreakGlassSettings(_Model):
+    """Emergency access (HIPAA 164.312(a)(2)(ii)): who may break the glass, for what, for how long.
+
+    The scopes are granted beyond the role's ceiling (still within what the app
+    registered and asked for); the token lives ``token_seconds`` and has no
+    refresh token: a second emergency means breaking the glass again.
+    """
+
+    enabled: bool = True
+    roles: tuple[str, ...] = ("clinician",)
+    scopes: str = "user/*.rs"
+    token_seconds: Annotated[int, Field(ge=30, le=900)] = 120
+    min_reason: Annotated[int, Field(ge=1, le=200)] = 15  # characters: a reason, not "x"
+
+    @model_validator(mode="after")
+    def _known_roles(self) -> BreakGlassSettings:
+        unknown = sorted(set(self.roles) - KNOWN_ROLES)
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_ROLES))}")
+        return self
 
 
 class PeopleSettings(_Model):
@@ -36,13 +60,13 @@ class PeopleSettings(_Model):
     address_backoff_after: Annotated[int, Field(ge=1, le=1000)] = 20
     max_backoff_seconds: Annotated[float, Field(gt=0, le=86400)] = 3600.0
     totp_issuer: str = "phigate"
+    break_glass: BreakGlassSettings = Field(default_factory=BreakGlassSettings)
 
     @model_validator(mode="after")
     def _known_roles(self) -> PeopleSettings:
-        known = {"clinician", "patient", "admin", "security_officer", "privacy_officer", "auditor"}
-        unknown = sorted(set(self.roles) - known)
+        unknown = sorted(set(self.roles) - KNOWN_ROLES)
         if unknown:
-            raise ValueError(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise ValueError(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_ROLES))}")
         if self.backoff_after >= self.lock_after:
             raise ValueError("backoff_after must be below lock_after")
         return self

@@ -94,6 +94,7 @@ oauth_clients = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("encryption_jwks", Text, nullable=True),  # JSON: public response encryption keys (rev 0007)
     UniqueConstraint("vendor_id", "name"),
 )
 
@@ -327,4 +328,56 @@ oauth_app_redirects = Table(
         "client_id", String(128), ForeignKey("oauth_clients.client_id", ondelete="CASCADE"), primary_key=True
     ),
     Column("redirect_uris", Text, nullable=False),
+)
+
+# -- audit retention and forwarding (issue 8 follow-up; migration r0008_audit_retention) -----------------
+audit_cursors = Table(
+    "audit_cursors",
+    metadata,
+    Column("name", String(64), primary_key=True),  # one forwarding target
+    Column("node", String(128), primary_key=True),
+    Column("seq", BigInteger, nullable=False),  # the last event of the node's chain sent to it
+)
+
+audit_holds = Table(
+    "audit_holds",
+    metadata,
+    Column("id", _AUDIT_ID, primary_key=True, autoincrement=True),
+    Column("patient", String(64), nullable=True),  # every condition given must match (AND)
+    Column("client_id", String(128), nullable=True),
+    Column("since", Float, nullable=True),
+    Column("until", Float, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+audit_purges = Table(
+    "audit_purges",
+    metadata,
+    Column("id", _AUDIT_ID, primary_key=True, autoincrement=True),
+    Column("node", String(128), nullable=False, index=True),
+    Column("seq", BigInteger, nullable=False),  # the chain now starts after this event
+    Column("head", String(64), nullable=False),  # ... whose hash the next event links to
+    Column("kept", Text, nullable=False),  # JSON list of the held seqs at or below ``seq`` still stored
+    Column("removed", BigInteger, nullable=False),
+    Column("cutoff", Float, nullable=False),
+    Column("signed_at", Float, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
+
+people_break_glass = Table(
+    "people_break_glass",
+    metadata,
+    Column("record_id", String(32), primary_key=True),
+    Column("user_id", String(32), nullable=False),
+    Column("client_id", String(128), nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("reason", LargeBinary, nullable=False),  # sealed by the keyring
+    Column("started_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("closed_by", String(32), nullable=True),
+    Column("closed_at", Float, nullable=True),
+    Column("note", LargeBinary, nullable=True),  # sealed by the keyring
 )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from phigate.adapters.memory_counters import open_attempt_counters
+from phigate.adapters.sql.break_glass import SqlBreakGlass
 from phigate.adapters.sql.people import SqlApps, SqlGrants, SqlSessions, SqlUsers
 from phigate.asgi.pages.routes import PeoplePages
 from phigate.asgi.services import Services
+from phigate.monitor.detectors import Alert
 from phigate.oauth.endpoints import Endpoints
 from phigate.oauth.flow import FlowSeal
 from phigate.oauth.rfc6749.authorization_code import AuthorizationCodeGrant
@@ -16,9 +19,11 @@ from phigate.oauth.rfc7523 import AssertionAuthenticator
 from phigate.oauth.rfc9068 import AccessTokens
 from phigate.oauth.signin import SignIn
 from phigate.oauth.smart.authorize import AppAuthorization
+from phigate.oauth.smart.break_glass import EmergencyAccess
 from phigate.oauth.smart.launch import LaunchTokens, Revoker
 from phigate.people.access import RolePolicy
 from phigate.people.attempts import AttemptPolicy
+from phigate.people.break_glass import EmergencyPolicy
 from phigate.people.sessions import SessionPolicy
 from phigate.settings import Settings
 
@@ -30,6 +35,7 @@ class PeopleSide:
     users: SqlUsers
     grants: SqlGrants
     revoker: Revoker
+    break_glass: SqlBreakGlass
 
 
 def people_side(
@@ -38,14 +44,24 @@ def people_side(
     endpoints: Endpoints,
     tokens: AccessTokens,
     authenticator: AssertionAuthenticator,
+    alerts: Callable[[Alert], None] | None = None,
 ) -> PeopleSide:
+    """``alerts`` raises an alert on the node's desk (each break-glass use)."""
     people = settings.people
     users, grants = SqlUsers(services.db, services.keyring), SqlGrants(services.db)
     revoker = Revoker(grants, services.shared.revocations)
     codes = AuthorizationCodeGrant(grants, people.code_seconds, revoker)
     refresh = RefreshTokenGrant(grants, people.refresh_seconds, revoker)
     launch = LaunchTokens(
-        codes, refresh, grants, tokens, services.clients, authenticator, users, endpoints.token
+        codes,
+        refresh,
+        grants,
+        tokens,
+        services.clients,
+        authenticator,
+        users,
+        endpoints.token,
+        emergency_seconds=people.break_glass.token_seconds,
     )
     roles = RolePolicy.from_settings(people)
     attempts = AttemptPolicy(
@@ -57,8 +73,13 @@ def people_side(
     sessions = SessionPolicy(people.session_idle_seconds, people.session_absolute_seconds)
     signin = SignIn(users, SqlSessions(services.db), open_attempt_counters(services.shared), attempts, roles,
                     sessions)  # fmt: skip
+    authorization = AppAuthorization(services.clients, SqlApps(services.db), roles, codes, endpoints)
+    break_glass = SqlBreakGlass(services.db, services.keyring)
+    emergency = EmergencyAccess(
+        authorization, EmergencyPolicy.from_settings(people.break_glass), break_glass, alerts
+    )
     pages = PeoplePages(
-        authorization=AppAuthorization(services.clients, SqlApps(services.db), roles, codes, endpoints),
+        authorization=authorization,
         signin=signin,
         users=users,
         flows=FlowSeal(services.signing_keys, endpoints.issuer, people.flow_seconds),
@@ -67,5 +88,7 @@ def people_side(
         revocations=services.shared.revocations,
         totp_issuer=people.totp_issuer,
         session_seconds=people.session_absolute_seconds,
+        emergency=emergency,
+        revoke_user=revoker.user,
     )
-    return PeopleSide(launch, pages, users, grants, revoker)
+    return PeopleSide(launch, pages, users, grants, revoker, break_glass)

@@ -11,7 +11,7 @@ Connect's UserInfo endpoint.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -44,6 +44,9 @@ from phigate.oauth.rfc6749.authorization_request import (
 from phigate.oauth.rfc9068 import AccessTokens
 from phigate.oauth.signin import Outcome, SignIn
 from phigate.oauth.smart.authorize import AppAuthorization
+from phigate.oauth.smart.break_glass import EmergencyAccess, EmergencyRefused
+from phigate.people.errors import UserError
+from phigate.people.sessions import Session
 from phigate.people.store import UserStore
 from phigate.people.users import User
 from phigate.ports import RevocationList
@@ -70,6 +73,8 @@ class PeoplePages:
     totp_issuer: str = "phigate"
     session_seconds: int = 43200
     clock: Callable[[], float] = field(default=time.time)
+    emergency: EmergencyAccess | None = None  # break-glass (HIPAA 164.312(a)(2)(ii))
+    revoke_user: Callable[[str], Awaitable[int]] | None = None  # on sign-out: the person's refresh families
 
     def routes(self) -> list[Route]:
         return [
@@ -77,7 +82,9 @@ class PeoplePages:
             Route("/oauth2/signin", self.password, methods=["POST"]),
             Route("/oauth2/mfa", self.second_factor, methods=["POST"]),
             Route("/oauth2/consent", self.consent, methods=["POST"]),
+            Route("/oauth2/break-glass", self.break_glass, methods=["POST"]),
             Route("/oauth2/userinfo", self.userinfo, methods=["GET"]),
+            Route("/oauth2/logout", self.logout, methods=["GET", "POST"]),
             Route("/oauth2/static/pages.css", _stylesheet, methods=["GET"]),
         ]
 
@@ -92,7 +99,7 @@ class PeoplePages:
         browser = request.cookies.get(BROWSER_COOKIE) or new_browser_binding()
         live = await self.signin.session(request.cookies.get(SESSION_COOKIE))
         if live is not None:
-            response = await self._consent_page(checked, live[1], browser)
+            response = await self._consent_page(checked, live[1], browser, live[0])
         else:
             response = await self._signin_page(checked, browser)
         if request.cookies.get(BROWSER_COOKIE) != browser:
@@ -155,6 +162,45 @@ class PeoplePages:
         )
         return see_other(location or self.authorization.denied(flow.request), target)
 
+    async def break_glass(self, request: Request) -> Response:
+        """The consent page's emergency path: a stated reason, then a code for the emergency scopes."""
+        form = await _form(request)
+        flow, browser = self._flow(request, form, "consent")
+        live = await self.signin.session(request.cookies.get(SESSION_COOKIE))
+        if flow is None or browser is None or live is None or live[1].user_id != flow.user_id:
+            return _expired()
+        session, user = live
+        if self.emergency is None or not self.emergency.available(user, session):
+            return page("error.html", 403, title="Emergency access is not available",
+                        message=EmergencyRefused.message)  # fmt: skip
+        try:
+            location = await self.emergency.grant(
+                flow.request, user, session, form.get("reason", ""), self.clock()
+            )
+        except UserError as error:
+            return await self._consent_page(flow.request, user, browser, session, 400, error.message)
+        except EmergencyRefused as error:
+            return page("error.html", 403, title="Emergency access is not available", message=error.message)
+        return see_other(location, origin(flow.request.redirect_uri))
+
+    async def logout(self, request: Request) -> Response:
+        """``GET`` asks to confirm (a link alone never signs anyone out); ``POST`` ends the session.
+
+        Signing out ends this browser's session and revokes every refresh token
+        family the person granted apps, with the access tokens they issued: on a
+        shared workstation no app stays signed in. The session cookie is
+        ``SameSite=Lax``, so a post from another site carries none (no CSRF).
+        """
+        if request.method == "GET":
+            return page("logout.html", title="Sign out?")
+        user_id = await self.signin.sign_out(request.cookies.get(SESSION_COOKIE))
+        revoked = await self.revoke_user(user_id) if user_id is not None and self.revoke_user else 0
+        if user_id is not None:
+            log.info("logout", user_id=user_id, tokens_revoked=revoked)
+        response = page("logout.html", title="You are signed out", done=True)
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+        return response
+
     async def userinfo(self, request: Request) -> Response:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         try:
@@ -198,14 +244,20 @@ class PeoplePages:
         return page("signin.html", status, title="Sign in", flow=sealed, app_name=name, message=message,
                     username=username)  # fmt: skip
 
-    async def _consent_page(self, checked: AuthorizationRequest, user: User, browser: str) -> Response:
+    async def _consent_page(
+        self, checked: AuthorizationRequest, user: User, browser: str, session: Session, status: int = 200,
+        message: str | None = None,
+    ) -> Response:  # fmt: skip
         offered = await self.authorization.offer(checked, user)
+        emergency = self.emergency is not None and self.emergency.available(user, session)
+        minimum = self.emergency.policy.min_reason if self.emergency is not None else 0
         sealed = self.flows.seal(Flow(checked, "consent", user.user_id), browser, self.clock())
         name, scopes = await self._app_name(checked), described(offered.scopes)
         # The consent form's post ends in a redirect to the app: its origin must be a form-action.
         target = origin(checked.redirect_uri)
-        return page("consent.html", form_origin=target, title="Allow access?", flow=sealed, app_name=name,
-                    user_name=user.display_name, scopes=scopes, patient=offered.patient)  # fmt: skip
+        return page("consent.html", status, form_origin=target, title="Allow access?", flow=sealed,
+                    app_name=name, user_name=user.display_name, scopes=scopes, patient=offered.patient,
+                    message=message, emergency=emergency, emergency_min=minimum)  # fmt: skip
 
     async def _enrol_page(self, user: User, sealed: str) -> Response:
         secret, codes = totp.new_secret(), totp.new_recovery_codes()

@@ -39,6 +39,7 @@ def provider_metadata(
             "authorization_endpoint": endpoints.authorization,
             "scopes_supported": [*scopes, *PEOPLE_SCOPES],
             "userinfo_endpoint": endpoints.userinfo,
+            "end_session_endpoint": endpoints.issuer + "/oauth2/logout",
             "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],

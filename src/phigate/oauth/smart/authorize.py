@@ -19,6 +19,7 @@ from phigate.oauth.rfc6749.authorization_request import (
 )
 from phigate.people.access import Offer, RolePolicy, approve, offer
 from phigate.people.apps import AppRegistry
+from phigate.people.break_glass import EmergencyPolicy
 from phigate.people.grants import Approval
 from phigate.people.sessions import Session
 from phigate.people.users import User
@@ -63,18 +64,34 @@ class AppAuthorization:
             return None
         if not approved:
             return None
+        return await self.issue(request, user, session, Offer(approved, offered.patient), now)
+
+    async def emergency_offer(
+        self, request: AuthorizationRequest, user: User, policy: EmergencyPolicy
+    ) -> Offer:
+        """What breaking the glass would grant the app for this person (:mod:`phigate.people.break_glass`)."""
+        client = await self.app(request.client_id)
+        registered = ScopeSet.parse(client.scopes) if client is not None else ScopeSet()
+        return policy.offer(ScopeSet.parse(request.scope), registered, user, self.roles)
+
+    async def issue(
+        self, request: AuthorizationRequest, user: User, session: Session, granted: Offer, now: float,
+        break_glass: str | None = None,
+    ) -> str:  # fmt: skip
+        """The redirect URL with a new code for exactly ``granted``."""
         approval = Approval(
             client_id=request.client_id,
             user_id=user.user_id,
-            scope=approved.to_string(),
+            scope=granted.scopes.to_string(),
             redirect_uri=request.redirect_uri,
             audience=request.aud,
             auth_time=int(session.auth_time),
             amr=session.amr,
             acr=session.acr,
-            patient=offered.patient,
+            patient=granted.patient,
             fhir_user=user.fhir_user,
             nonce=request.nonce,
+            break_glass=break_glass,
         )
         code = await self.codes.issue(approval, request.code_challenge, now)
         return request.reply_url({"code": code}, self.endpoints.issuer)

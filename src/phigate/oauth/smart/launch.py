@@ -25,6 +25,7 @@ from phigate.oauth.rfc6749.errors import InvalidClient, InvalidGrant, Unsupporte
 from phigate.oauth.rfc6749.refresh import Family, RefreshTokenGrant
 from phigate.oauth.rfc7523 import AssertionAuthenticator
 from phigate.oauth.rfc9068 import AccessTokens
+from phigate.people.break_glass import CLAIM as BREAK_GLASS_CLAIM
 from phigate.people.grants import Approval, GrantStore, Issued
 from phigate.people.store import UserStore
 from phigate.ports import RevocationList
@@ -48,6 +49,12 @@ class Revoker:
         for each in issued:
             await self.revocations.revoke(each.jti, each.expires_at)
 
+    async def user(self, user_id: str) -> int:
+        """Revoke every refresh family of the person, and the access tokens they issued; how many tokens."""
+        issued = await self.store.revoke_user(user_id)
+        await self(issued, None)
+        return len(issued)
+
 
 @dataclass(frozen=True)
 class LaunchTokens:
@@ -59,6 +66,7 @@ class LaunchTokens:
     authenticator: AssertionAuthenticator
     users: UserStore
     token_endpoint: str
+    emergency_seconds: int = 120  # lifetime of a break-glass token (no refresh)
 
     async def token(self, form: Mapping[str, str], client: OAuthClient, now: float) -> dict[str, Any]:
         """The token response for ``client`` (already authenticated by :meth:`client`)."""
@@ -98,7 +106,8 @@ class LaunchTokens:
     async def _reply(
         self, approval: Approval, family: Family | None, now: float, *, with_id_token: bool
     ) -> tuple[dict[str, Any], str | None, Issued]:
-        token, claims = self.tokens.issue(
+        tokens = self._emergency_tokens() if approval.break_glass else self.tokens
+        token, claims = tokens.issue(
             approval.client_id, approval.scope, approval.audience, int(now),
             subject=approval.user_id, extra=_person_claims(approval),
         )  # fmt: skip
@@ -116,13 +125,19 @@ class LaunchTokens:
         if with_id_token and "openid" in scope:
             reply["id_token"] = id_token(self.tokens.keys, self.tokens.issuer, approval, int(now), scope)
         family_id = None
-        if scope & {"offline_access", "online_access"}:
+        if scope & {"offline_access", "online_access"} and not approval.break_glass:
             family = family or Family(_family_id(), now)
             reply["refresh_token"] = await self.refresh.issue(approval, family, issued, now)
             family_id = family.family_id
         log.info("person_token_issued", client_id=approval.client_id, user_id=approval.user_id,
                  jti=claims["jti"], scope=approval.scope)  # fmt: skip
         return reply, family_id, issued
+
+    def _emergency_tokens(self) -> AccessTokens:
+        """The same keys and issuer, with the short break-glass lifetime (never longer than usual)."""
+        seconds = min(self.emergency_seconds, self.tokens.settings.access_token_seconds)
+        settings = self.tokens.settings.model_copy(update={"access_token_seconds": seconds})
+        return AccessTokens(self.tokens.keys, settings, self.tokens.issuer)
 
 
 def _person_claims(approval: Approval) -> dict[str, Any]:
@@ -131,6 +146,8 @@ def _person_claims(approval: Approval) -> dict[str, Any]:
         claims["patient"] = approval.patient
     if (url := fhir_user_url(approval)) is not None:
         claims["fhirUser"] = url
+    if approval.break_glass:
+        claims[BREAK_GLASS_CLAIM] = approval.break_glass
     return claims
 
 
