@@ -41,6 +41,10 @@ async def test_capability_statement_is_public_and_comes_from_the_upstream(stack:
         reply = await http.get(stack.public + "/fhir/metadata", headers={"x-request-id": "trace-12345678"})
     assert reply.status_code == 200
     assert reply.json()["resourceType"] == "CapabilityStatement"
+    security = reply.json()["rest"][0]["security"]  # the gateway names its own OAuth endpoints (SMART)
+    uris = {e["url"]: e["valueUri"] for e in security["extension"][0]["extension"]}
+    assert uris["token"] == stack.node.endpoints.token
+    assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
     assert reply.headers["content-type"].startswith("application/fhir+json")
     assert reply.headers["x-request-id"] == "trace-12345678"
     assert reply.headers["cache-control"] == "no-store"

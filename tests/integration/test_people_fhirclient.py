@@ -6,9 +6,8 @@ endpoint, takes the patient from the launch context and reads FHIR data with
 the token; the test plays the person at the sign-in and consent pages.
 
 fhirclient 4.4.0 finds the OAuth endpoints only in the CapabilityStatement's
-``oauth-uris`` extension (SMART STU1); the gateway publishes them in
-``.well-known/smart-configuration`` (SMART 2.x), so the test hands the client
-the endpoints read from that document through fhirclient's own state.
+``oauth-uris`` extension (SMART STU1); the gateway adds it to the upstream's
+``/metadata`` reply (as well as publishing ``.well-known/smart-configuration``).
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 from fhirclient import client as smart_client
-from fhirclient.auth import FHIRAuth
 from fhirclient.models.observation import Observation
 from fhirclient.models.patient import Patient
 from fhirclient.server import FHIRNotFoundException, FHIRPermissionDeniedException
@@ -92,16 +90,8 @@ async def test_fhirclient_standalone_launch_reads_within_the_granted_scopes(stac
         # Without this, REQUESTS_CA_BUNDLE from the environment wins over ``verify``.
         smart.server.session.trust_env = False
         smart.server.session.verify = str(stack.pki.ca_cert)
-        tls = ssl.create_default_context(cafile=stack.pki.ca_cert)
-        async with httpx.AsyncClient(verify=tls) as plain:
-            discovery = (await plain.get(fhir + "/.well-known/smart-configuration")).json()
-        assert "launch-standalone" in discovery["capabilities"]
-        smart.server.auth = FHIRAuth.create("oauth2", state={
-            "app_id": APP, "aud": fhir, "redirect_uri": REDIRECT,
-            "authorize_uri": discovery["authorization_endpoint"], "token_uri": discovery["token_endpoint"],
-        })  # fmt: skip
-
-        url = smart.authorize_url
+        # fhirclient reads the OAuth endpoints from /metadata (the SMART oauth-uris extension) by itself.
+        url = await asyncio.to_thread(lambda: smart.authorize_url)
         asked = parse_qs(urlsplit(url).query)
         assert asked["code_challenge_method"] == ["S256"] and asked["aud"] == [fhir]
         assert "launch/patient" in asked["scope"][0].split()  # fhirclient asks for a patient itself

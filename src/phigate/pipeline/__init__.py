@@ -20,10 +20,12 @@ from phigate.exchange import Exchange, Reply
 from phigate.fhir.outcome import outcome_for
 from phigate.guard.issues import InputRefused
 from phigate.monitor.metrics import GatewayMetrics
+from phigate.oauth.endpoints import Endpoints
 from phigate.oauth.resource import ResourceServer
 from phigate.pipeline.accept import Accept
 from phigate.pipeline.audit import AuditTrail, ExchangeAudit
 from phigate.pipeline.authorise import Authorise
+from phigate.pipeline.capability import AdvertiseSecurity
 from phigate.pipeline.contracts import ContractEnforcement, NarrowByContract
 from phigate.pipeline.forward import Forward
 from phigate.pipeline.identity import Authenticate
@@ -113,6 +115,7 @@ def build_pipeline(
         Validate(guard_config(settings, route_base), metrics),  # media, JSON/XML, FHIR structure, inspection
         Forward(upstream, settings.limits.max_body_bytes),
         check_response,  # the compartment and scope post-check, only when an obligation asks for it
+        AdvertiseSecurity(Endpoints.of(settings), settings.people.enabled),  # /metadata names our OAuth URIs
         # [slot: response shaping stage (data contracts, masking, JWE), issue 7]
         *((ShapeBody(contracts, upstream_bases),) if contracts is not None else ()),  # issue 7
     )
