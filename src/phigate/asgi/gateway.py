@@ -36,12 +36,14 @@ class GatewayApp:
         readiness: Readiness,
         lifespan: Callable[[str], Awaitable[None]] | None = None,
         oauth_app: ASGIApp | None = None,
+        webhook_app: ASGIApp | None = None,  # vendors' signed incident reports (issue 9)
     ) -> None:
         # Longest base first, so /fhir/r4 wins over /fhir.
         self.routes = sorted(routes.items(), key=lambda item: -len(item[0]))
         self.readiness = readiness
         self.lifespan = lifespan
         self.oauth_app = oauth_app
+        self.webhook_app = webhook_app
         self.oauth_paths = frozenset(base + SMART_DISCOVERY_SUFFIX for base in routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -62,6 +64,9 @@ class GatewayApp:
             path.startswith(("/oauth2/", "/.well-known/")) or path in self.oauth_paths
         ):
             await self.oauth_app(scope, receive, send)
+            return
+        if self.webhook_app is not None and path.startswith("/vendor-webhooks/"):
+            await self.webhook_app(scope, receive, send)
             return
         for base, pipeline in self.routes:
             if path == base or path.startswith(base + "/"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -20,11 +21,16 @@ import yaml
 from phigate.adapters.kms import Keyring, master_key_from_settings
 from phigate.adapters.sql import Database, SqlDataKeyStore, open_database
 from phigate.adapters.sql.clients import SqlClientRegistry
-from phigate.adapters.sql.vendor_evidence import new_id, sha256_hex
+from phigate.adapters.sql.secret_store import SqlSecretStore
+from phigate.adapters.sql.vendor_evidence import journal, new_id, sha256_hex
 from phigate.adapters.sql.vendor_reviews import SqlAccessReviews
 from phigate.adapters.sql.vendor_risk import SqlVendorRisk, VendorProfile
 from phigate.adapters.sql.vendor_usage import SqlClientUsage
 from phigate.adapters.sql.vendors import SqlVendorRegistry
+from phigate.admin.vendor_audit import audit_changes, store_sink
+from phigate.admin.vendor_registry_file import export_registry, import_registry, parse_registry
+from phigate.admin.vendor_webhook import new_webhook_secret
+from phigate.audit.events import AuditEvent, Kind
 from phigate.cli.output import emit, reported_errors
 from phigate.settings import ResolvedSettings, load_settings
 from phigate.settings.vendors import VendorSettings
@@ -216,7 +222,10 @@ async def risk_registry(resolved: ResolvedSettings) -> AsyncIterator[tuple[Datab
     """The migrated store and the vendor risk registry, its sealed columns opened with the master key."""
     async with migrated_database(resolved) as db:
         keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
-        yield db, SqlVendorRisk(db, keyring)
+        with journal() as changes:  # every change the command makes goes to the audit trail once it is done
+            yield db, SqlVendorRisk(db, keyring)
+        if changes:
+            await audit_changes(await store_sink(db, keyring), changes)
 
 
 def day(value: str | None, where: str) -> date | None:
@@ -519,7 +528,7 @@ def incident_record(
             id=new_id("inc"),
             vendor_id=check_vendor_id(vendor_id),
             summary=summary,
-            aware_at=moment(aware_at, "aware_at"),
+            aware_at=moment(aware_at, "aware_at") if aware_at is not None else now,
             recorded_at=now,
             jurisdictions=frozenset(jurisdiction or ()),
         )
@@ -624,6 +633,74 @@ def reinstate(
         return {"id": vendor_id, **posture.as_dict()}
 
     emit(run_with_settings(config, work), as_json, _render_standing)
+
+
+@vendor_app.command("webhook-secret")
+def webhook_secret(vendor_id: VendorArg, config: ConfigOption = Path("phigate.yaml")) -> None:
+    """Make a new secret for the vendor's signed incident webhook (the old one stops working); shown once."""
+
+    async def work(resolved: ResolvedSettings) -> str:
+        async with migrated_database(resolved) as db:
+            await required_vendor(db, check_vendor_id(vendor_id))
+            keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+            secret = await new_webhook_secret(SqlSecretStore(db, keyring), vendor_id)
+            rotated = AuditEvent(
+                Kind.security, "vendor.webhook.secret", datetime.now(UTC).timestamp(),
+                vendor_id=vendor_id, reason="webhook secret replaced", rules={"actor": actor()},
+            )  # fmt: skip
+            await (await store_sink(db, keyring))(rotated)
+            return secret
+
+    typer.echo(run_with_settings(config, work))
+
+
+@vendor_app.command("export")
+def export_vendors(
+    out: Annotated[Path, typer.Argument(help="The YAML file to write (owner-only: it holds contacts).")],
+    config: ConfigOption = Path("phigate.yaml"),
+) -> None:
+    """Write the vendor registry (profiles, evidence, agreements, assessments) as YAML."""
+
+    async def work(resolved: ResolvedSettings) -> dict[str, Any]:
+        async with risk_registry(resolved) as (db, risk):
+            return await export_registry(SqlVendorRegistry(db), risk)
+
+    document = run_with_settings(config, work)
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    try:
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+    except OSError as exc:
+        typer.echo(f"phigate: {out}: cannot be written ({exc.strerror})", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{len(document['vendors'])} vendor(s) written to {out}")
+
+
+@vendor_app.command("import")
+def import_vendors(
+    source: Annotated[Path, typer.Argument(help="A YAML file written by `phigate vendor export`.")],
+    config: ConfigOption = Path("phigate.yaml"),
+    as_json: JsonOption = False,
+) -> None:
+    """Add the file's vendors, evidence, agreements and assessments that are not yet registered."""
+    try:
+        document = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        typer.echo(f"phigate: {source}: not a readable YAML file", err=True)
+        raise typer.Exit(1) from None
+
+    async def work(resolved: ResolvedSettings) -> dict[str, int]:
+        now = datetime.now(UTC)
+        items = parse_registry(document, now)  # every record checked before the first write
+        async with risk_registry(resolved) as (db, risk):
+            return await import_registry(items, SqlVendorRegistry(db), risk, actor(), now)
+
+    emit(
+        run_with_settings(config, work),
+        as_json,
+        lambda added: ", ".join(f"{v} {k} added" for k, v in added.items()),
+    )
 
 
 @vendor_app.command("report")

@@ -27,6 +27,9 @@ from phigate.vendors.dossier import Dossier, DossierSource
 from phigate.vendors.posture import Posture, evaluate
 
 MAX_CACHED = 10_000
+# Told of each change of a vendor's standing (or of its reasons) this node sees: (vendor, previous, new).
+# Called on the request path: it must not raise or block (the node spools an audit event).
+PostureObserver = Callable[[VendorId, Posture | None, Posture], None]
 
 
 class VendorRefused(Forbidden):
@@ -45,11 +48,13 @@ class PostureGate:
         *,
         clock: Callable[[], float],
         monotonic: Callable[[], float],
+        on_change: PostureObserver | None = None,
     ) -> None:
         self.source = source
         self.rules = rules
         self.clock = clock
         self.monotonic = monotonic
+        self.on_change = on_change
         self._cache: dict[VendorId, tuple[float, Dossier]] = {}
         self._loading: dict[VendorId, asyncio.Future[Dossier]] = {}
         self._postures: dict[VendorId, tuple[Dossier, date, Posture]] = {}
@@ -94,6 +99,9 @@ class PostureGate:
         if len(self._postures) >= MAX_CACHED:
             self._postures.clear()
         self._postures[vendor_id] = (dossier, now.date(), posture)
+        previous = hit[2] if hit is not None else None
+        if self.on_change is not None and _changed(previous, posture):
+            self.on_change(vendor_id, previous, posture)
         return posture, dossier
 
     async def refusal(self, vendor_id: VendorId) -> str | None:
@@ -107,6 +115,12 @@ class PostureGate:
             self._cache.clear()
         else:
             self._cache.pop(vendor_id, None)
+
+
+def _changed(previous: Posture | None, posture: Posture) -> bool:
+    if previous is None:
+        return True
+    return (previous.standing, previous.reasons) != (posture.standing, posture.reasons)
 
 
 def refusal_message(posture: Posture) -> str:

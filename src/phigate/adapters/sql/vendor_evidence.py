@@ -11,6 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Row, insert, select, update
@@ -45,12 +49,43 @@ def _context(table: str, row_id: str, vendor_id: str) -> bytes:
     return json.dumps([table, row_id, vendor_id], separators=(",", ":")).encode()
 
 
+@dataclass(frozen=True)
+class VendorChange:
+    """One change to the registry, as written to ``vendor_events`` (and then to the audit trail)."""
+
+    vendor_id: str
+    at: datetime
+    actor: str
+    action: str
+    detail: str
+
+
+# Why a context variable: every registry change (evidence, agreements, incidents, suspensions, reviews)
+# already passes through record_event in its own transaction; collecting them here lets the CLI and the
+# admin API send each one to the audit trail without threading a sink through every adapter method.
+_journal: ContextVar[list[VendorChange] | None] = ContextVar("vendor_change_journal", default=None)
+
+
+@contextmanager
+def journal() -> Iterator[list[VendorChange]]:
+    """Collect the changes recorded inside the block (the caller audits them once the block succeeds)."""
+    changes: list[VendorChange] = []
+    token = _journal.set(changes)
+    try:
+        yield changes
+    finally:
+        _journal.reset(token)
+
+
 async def record_event(
     connection: AsyncConnection, vendor_id: str, actor: str, action: str, detail: str, at: datetime
 ) -> None:
     """One line of the registry's trail, written in the caller's transaction."""
     values = {"vendor_id": vendor_id, "at": at, "actor": actor[:200], "action": action, "detail": detail}
     await connection.execute(insert(vendor_events).values(values))
+    changes = _journal.get()
+    if changes is not None:
+        changes.append(VendorChange(vendor_id, at, actor[:200], action, detail))
 
 
 class SqlVendorEvidence:

@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from phigate.adapters.sql.database import Database, as_utc
@@ -42,7 +43,7 @@ from phigate.types import ClientId, VendorId
 from phigate.vendors.assessment import Assessment
 from phigate.vendors.dossier import Dossier, Suspension
 from phigate.vendors.incidents import Incident
-from phigate.vendors.records import NotRegistered, VendorStatus
+from phigate.vendors.records import NotRegistered, RegistrationError, VendorStatus
 
 
 @dataclass(frozen=True)
@@ -165,19 +166,27 @@ class SqlVendorRisk:
             "id": item.id, "vendor_id": item.vendor_id, "status": item.status.value,
             "details": dumps(incident_document(item)), "recorded_at": item.recorded_at,
         }  # fmt: skip
-        async with self._db.begin() as connection:
-            await connection.execute(insert(vendor_incidents).values(values))
-            await self._upsert(
-                connection, item.vendor_id, item.recorded_at, tokens_revoked_before=item.recorded_at
-            )
-            await record_event(
-                connection,
-                item.vendor_id,
-                actor,
-                "incident.record",
-                f"{item.id} ({item.source})",
-                item.recorded_at,
-            )
+        try:
+            async with self._db.begin() as connection:
+                await self._record_incident(connection, item, values, actor)
+        except IntegrityError:  # the id is taken: a webhook report sent twice with one idempotency key
+            raise RegistrationError("incident_id", f"'{item.id}' is already recorded") from None
+
+    async def _record_incident(
+        self, connection: AsyncConnection, item: Incident, values: dict[str, Any], actor: str
+    ) -> None:
+        await connection.execute(insert(vendor_incidents).values(values))
+        await self._upsert(
+            connection, item.vendor_id, item.recorded_at, tokens_revoked_before=item.recorded_at
+        )
+        await record_event(
+            connection,
+            item.vendor_id,
+            actor,
+            "incident.record",
+            f"{item.id} ({item.source})",
+            item.recorded_at,
+        )
 
     async def update_incident(self, item: Incident, actor: str, action: str, now: datetime) -> None:
         async with self._db.begin() as connection:

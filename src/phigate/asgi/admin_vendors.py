@@ -1,0 +1,142 @@
+"""The admin API's vendor routes (``/admin/vendors...``): JSON in and out, behind the admin bearer secret.
+
+Why a bearer secret rather than mTLS: the admin listener is loopback by default
+and often sits behind an operator's own proxy or a port-forward, where a client
+certificate does not survive; a long random secret compared in constant time
+works in every one of those set-ups, and mTLS can still be added on the listener.
+
+Errors are JSON ``{"error": code, "message": safe message}``; an unexpected
+failure is logged by type only and answered with a generic 500.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from phigate.admin.vendors import VendorAdmin
+from phigate.errors import ConfigError, PhigateError, RequestError
+from phigate.settings.admin_api import MIN_TOKEN_CHARS, AdminApiSettings
+
+log = structlog.get_logger("phigate.admin")
+Handler = Callable[[Request], Awaitable[Response]]
+MAX_BODY = 16_384
+ACTOR = "admin-api"
+
+
+def load_admin_token(settings: AdminApiSettings) -> str | None:
+    """The admin bearer secret, read once at start-up; None when the admin API is not configured."""
+    if settings.token_file is not None:
+        try:
+            token = settings.token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"admin_api.token_file: cannot be read ({exc.strerror})") from None
+    elif settings.token_env is not None:
+        token = os.environ.get(settings.token_env, "").strip()
+    else:
+        return None
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(f"admin_api: the admin token must have at least {MIN_TOKEN_CHARS} characters")
+    return token
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+def guarded(token: str, handler: Handler) -> Handler:
+    expected = f"Bearer {token}".encode()
+
+    async def endpoint(request: Request) -> Response:
+        given = request.headers.get("authorization", "").encode("utf-8", "replace")
+        if not hmac.compare_digest(given, expected):
+            challenge = {"www-authenticate": 'Bearer realm="phigate-admin"'}
+            return error_response(401, "login", "A valid admin bearer token is required.", challenge)
+        try:
+            return await handler(request)
+        except PhigateError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        except Exception as exc:  # answer safely; log the kind only (no stack, no values)
+            log.error("admin_api_failed", path=request.url.path, error=type(exc).__name__)
+            return error_response(500, "exception", "The admin request could not be processed.")
+
+    return endpoint
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise RequestError("The request body is too large.")
+    try:
+        document = orjson.loads(body or b"{}")
+    except orjson.JSONDecodeError:
+        raise RequestError("The request body is not valid JSON.") from None
+    if not isinstance(document, dict):
+        raise RequestError("The request body must be a JSON object.")
+    return document
+
+
+def text_field(document: dict[str, Any], name: str, required: bool = True) -> str | None:
+    value = document.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise RequestError(f"{name}: give a non-empty string.")
+    return value
+
+
+def vendor_routes(admin: VendorAdmin, token: str) -> list[BaseRoute]:
+    async def list_vendors(_: Request) -> Response:
+        return JSONResponse({"vendors": await admin.list()})
+
+    async def show(request: Request) -> Response:
+        return JSONResponse(await admin.show(request.path_params["vendor_id"]))
+
+    async def incident(request: Request) -> Response:
+        document = await json_body(request)
+        summary = text_field(document, "summary")
+        assert summary is not None
+        places = document.get("jurisdictions", [])
+        if not isinstance(places, list) or not all(isinstance(p, str) for p in places):
+            raise RequestError("jurisdictions: give a list of codes such as US, EU, AU.")
+        aware = text_field(document, "aware_at", required=False)
+        view = await admin.record_incident(
+            request.path_params["vendor_id"], summary, actor=ACTOR, source="admin-api",
+            jurisdictions=frozenset(places), aware_at=_moment(aware) if aware else None,
+        )  # fmt: skip
+        return JSONResponse(view, status_code=201)
+
+    async def suspend(request: Request) -> Response:
+        reason = text_field(await json_body(request), "reason")
+        assert reason is not None
+        return JSONResponse(await admin.suspend(request.path_params["vendor_id"], reason, actor=ACTOR))
+
+    async def reinstate(request: Request) -> Response:
+        return JSONResponse(await admin.reinstate(request.path_params["vendor_id"], actor=ACTOR))
+
+    return [
+        Route("/admin/vendors", guarded(token, list_vendors), methods=["GET"]),
+        Route("/admin/vendors/{vendor_id}", guarded(token, show), methods=["GET"]),
+        Route("/admin/vendors/{vendor_id}/incidents", guarded(token, incident), methods=["POST"]),
+        Route("/admin/vendors/{vendor_id}/suspend", guarded(token, suspend), methods=["POST"]),
+        Route("/admin/vendors/{vendor_id}/reinstate", guarded(token, reinstate), methods=["POST"]),
+    ]
+
+
+def _moment(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise RequestError("aware_at: give a time as YYYY-MM-DDTHH:MM:SS+00:00.") from None
+    if parsed.tzinfo is None:
+        raise RequestError("aware_at: give a time zone (such as +00:00).")
+    return parsed

@@ -1,0 +1,122 @@
+"""``phigate vendor export`` / ``import``: the registry round-trips through YAML into a fresh store."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner, Result
+
+from phigate.adapters.kms import generate_master_key
+from phigate.cli.vendors import vendor_app
+
+CONFIG = """\
+environment: dev
+upstreams:
+  ehr:
+    targets: [{url: "http://127.0.0.1:8080/fhir"}]
+routes: [{base: /fhir, upstream: ehr}]
+storage: {url: "sqlite+aiosqlite:///phigate.db"}
+master_key: {file: master.key}
+"""
+ANSWERS = (
+    "certification: one\nhipaa_compliance: 'yes'\ngdpr_compliance: not_applicable\ntls: '1.2'\n"
+    "encryption_at_rest: aes-256\nmfa: 'no'\naccess_control: 'no'\nlogging: 'no'\n"
+    "incident_response: 'no'\nbreach_notice: 'yes'\nsubprocessors: 'yes'\ndata_location: contracted\n"
+)
+
+app = typer.Typer()
+app.add_typer(vendor_app, name="vendor")
+
+
+def store(directory: Path) -> Path:
+    directory.mkdir()
+    (directory / "master.key").write_text(generate_master_key() + "\n")
+    path = directory / "phigate.yaml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def first(tmp_path: Path) -> Path:
+    return store(tmp_path / "first")
+
+
+@pytest.fixture
+def second(tmp_path: Path) -> Path:
+    return store(tmp_path / "second")
+
+
+def ok(config: Path, *args: str | Path) -> Result:
+    result = CliRunner().invoke(app, [*map(str, args), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def shown(config: Path, vendor: str) -> dict[str, Any]:
+    view: dict[str, Any] = json.loads(ok(config, "vendor", "show", vendor, "--json").stdout)
+    return {k: view[k] for k in ("standing", "reasons", "warnings", "restrictions")}
+
+
+def populate(config: Path, tmp_path: Path) -> None:
+    ok(config, "vendor", "add", "Acme Labs")
+    ok(config, "vendor", "profile", "acme-labs", "--legal-name", "Acme Labs Inc.", "--jurisdiction", "US",
+       "--jurisdiction", "EU", "--security-contact", "sec@acme.example")  # fmt: skip
+    report = tmp_path / "soc2.pdf"
+    report.write_bytes(b"%PDF-1.7 SOC 2 report")
+    ok(config, "vendor", "evidence", "add", "acme-labs", "--kind", "soc2_type2", "--issuer", "Auditor LLP",
+       "--period-start", "2025-04-01", "--period-end", "2026-03-31", "--file", report)  # fmt: skip
+    ok(config, "vendor", "agreement", "add", "acme-labs", "--kind", "baa", "--valid-from", "2026-01-01",
+       "--valid-until", "2030-12-31", "--all-clauses", "--breach-notice-hours", "24")  # fmt: skip
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(ANSWERS, encoding="utf-8")
+    ok(config, "vendor", "assess", "acme-labs", "--answers", answers, "--assessor", "CISO")
+    ok(config, "vendor", "add", "Beta Pay")
+    ok(config, "vendor", "suspend", "beta-pay", "--reason", "contract lapsed")
+
+
+def test_the_registry_round_trips_through_yaml(first: Path, second: Path, tmp_path: Path) -> None:
+    populate(first, tmp_path)
+    exported = tmp_path / "vendors.yaml"
+    ok(first, "vendor", "export", exported)
+    assert stat.S_IMODE(os.stat(exported).st_mode) == 0o600  # it holds contacts in clear
+    document = yaml.safe_load(exported.read_text())
+    acme = document["vendors"][0]
+    assert acme["profile"]["contacts"] == {"security": "sec@acme.example"}
+    assert acme["evidence"][0]["attachment"]["sha256"]
+
+    added = json.loads(ok(second, "vendor", "import", exported, "--json").stdout)
+    assert added == {"vendors": 2, "evidence": 1, "agreements": 1, "assessments": 1}
+    again = tmp_path / "again.yaml"
+    ok(second, "vendor", "export", again)
+    assert yaml.safe_load(again.read_text()) == document
+    for vendor in ("acme-labs", "beta-pay"):
+        assert shown(second, vendor) == shown(first, vendor)
+    assert shown(second, "beta-pay")["standing"] == "suspended"
+
+    repeated = json.loads(ok(second, "vendor", "import", exported, "--json").stdout)
+    assert repeated == {"vendors": 0, "evidence": 0, "agreements": 0, "assessments": 0}
+
+
+def test_a_file_with_one_bad_record_writes_nothing(first: Path, second: Path, tmp_path: Path) -> None:
+    populate(first, tmp_path)
+    exported = tmp_path / "vendors.yaml"
+    ok(first, "vendor", "export", exported)
+    document = yaml.safe_load(exported.read_text())
+    document["vendors"][1]["evidence"] = [{**document["vendors"][0]["evidence"][0], "kind": "horoscope"}]
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(document))
+    result = CliRunner().invoke(app, ["vendor", "import", str(broken), "--config", str(second)])
+    assert result.exit_code == 1 and "vendors[1]" in result.stderr, result.output
+    listed = json.loads(ok(second, "vendor", "list", "--json").stdout)
+    assert listed == []
+    not_yaml = tmp_path / "not.yaml"
+    not_yaml.write_text("version: [")
+    result = CliRunner().invoke(app, ["vendor", "import", str(not_yaml), "--config", str(second)])
+    assert result.exit_code == 1 and "not a readable YAML file" in result.stderr
