@@ -69,12 +69,15 @@ async def test_exchange_events_name_the_patients_whose_data_left(stack: Stack) -
         read = await client.get(f"{stack.public}/fhir/Patient/pat-canary", headers=headers)
         denied = await client.get(f"{stack.public}/fhir/Claim", headers=headers)
     assert (search.status_code, read.status_code, denied.status_code) == (200, 200, 403)
-    await settle(stack, 4)  # token + 3 exchanges
     evidence = stack.node.evidence
     assert evidence is not None
-    events = {
-        e.event["request_id"]: e.event for e in await evidence.store.search(AuditQuery(kind="exchange"))
-    }
+    wanted = {r.headers["x-request-id"] for r in (search, read, denied)}
+    for _ in range(100):  # bounded wait for the writer (other security events may come first)
+        stored = await evidence.store.search(AuditQuery(kind="exchange"))
+        events = {e.event["request_id"]: e.event for e in stored}
+        if wanted <= events.keys():
+            break
+        await asyncio.sleep(0.05)
     first = events[search.headers["x-request-id"]]
     assert first["patients"] == ["pat-canary"]
     assert first["client_id"] == "audit-lab" and first["vendor_id"] == "test-vendor"
@@ -84,7 +87,8 @@ async def test_exchange_events_name_the_patients_whose_data_left(stack: Stack) -
     refused = events[denied.headers["x-request-id"]]
     assert refused["outcome"] == "forbidden" and refused["patients"] == []
     issued = await evidence.store.search(AuditQuery(kind="security"))
-    assert [e.event["action"] for e in issued] == ["token.issued"]
+    tokens = [e.event["action"] for e in issued if e.event["action"].startswith("token.")]
+    assert tokens == ["token.issued"]  # other security events (vendor posture changes) may be there too
     by_patient = await evidence.store.search(AuditQuery(patient="pat-canary"))
     assert {e.event["request_id"] for e in by_patient} == {
         search.headers["x-request-id"],

@@ -17,6 +17,7 @@ from phigate.adapters.sql import SqlSecretStore
 from phigate.adapters.sql.vendor_risk import SqlVendorRisk
 from phigate.adapters.sql.vendor_usage import SqlClientUsage
 from phigate.asgi.admin import create_admin_app
+from phigate.asgi.admin_assembly import vendor_side
 from phigate.asgi.gateway import GatewayApp
 from phigate.asgi.oauth_routes import create_oauth_app
 from phigate.asgi.pages.assembly import people_side
@@ -77,11 +78,22 @@ class Node:
         self.evidence: Evidence | None = None
         if settings.audit.enabled:
             stores = (services.db, services.keyring, services.clients, services.shared.revocations)
-            self.evidence = Evidence(settings, self.node_id, self.metrics, *stores)
+            control = self.traffic.control  # "tighten rate" reactions act through the traffic guard
+            self.evidence = Evidence(settings, self.node_id, self.metrics, *stores, control=control)
         # -- end evidence plane --
+        # -- vendor administration (issue 9): audited posture changes, admin API --
+        self.vendor_admin, admin_token, incident_webhook = vendor_side(
+            settings, services, self.posture_gate, self.evidence
+        )
+        # -- end vendor administration --
         # -- data contracts (issue 7): compiled once; a problem stops the node, naming the key path --
         has_contracts = bool(settings.contracts.clients or settings.contracts.vendors)
-        self.contracts = ContractEnforcement.from_settings(settings.contracts) if has_contracts else None
+        # encryption keys come from the registry, cached briefly: a rotation reaches every node
+        self.contracts = (
+            ContractEnforcement.from_settings(settings.contracts, CachedClients(services.clients))
+            if has_contracts
+            else None
+        )
         # -- end data contracts --
         self.authorization_server = self._authorization_server()
         resource_server = self._resource_server()
@@ -112,8 +124,13 @@ class Node:
             ),  # traffic guard (issue 5)
             page_routes=self.people.pages.routes() if self.people is not None else (),  # people (issue 4)
         )
-        self.public_app = GatewayApp(pipelines, self.readiness, lifespan=self.lifespan, oauth_app=oauth_app)
-        self.admin_app: Starlette = create_admin_app(self.metrics, self.readiness)
+        self.public_app = GatewayApp(
+            pipelines, self.readiness, lifespan=self.lifespan, oauth_app=oauth_app,
+            webhook_app=incident_webhook,  # vendors' signed incident reports (issue 9)
+        )  # fmt: skip
+        self.admin_app: Starlette = create_admin_app(
+            self.metrics, self.readiness, self.vendor_admin, admin_token
+        )  # vendor administration (issue 9)
         self._refresh: asyncio.Task[None] | None = None
 
     def _authorization_server(self) -> AuthorizationServer:
@@ -123,8 +140,9 @@ class Node:
         )
         # -- people (issue 4): sign-in, MFA and consent pages, and the launch grants of their apps --
         people_on = self.settings.people.enabled
-        self.people = people_side(self.settings, services, self.endpoints, self._tokens(), authenticator) \
-            if people_on else None  # fmt: skip
+        alerts = self.evidence.desk.raise_alert if self.evidence is not None else None  # break-glass alerts
+        self.people = people_side(self.settings, services, self.endpoints, self._tokens(), authenticator,
+                                  alerts) if people_on else None  # fmt: skip
         # -- end people --
         return AuthorizationServer(
             self.endpoints,

@@ -6,7 +6,9 @@ node, its sequence number, the previous hash and the canonical JSON of the event
 editing a stored event breaks its own hash; removing one leaves a gap in the
 sequence; storing two in another order shows in the insertion order the store
 keeps. A signed checkpoint of a node's head (sequence, hash) catches events cut
-off the end, and a whole chain rewritten without the signing key.
+off the end, and a whole chain rewritten without the signing key. A signed purge
+mark (retention) moves a chain's start: the verifier starts after it and checks
+only that the held events it lists are still there, unaltered.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from phigate.audit.retention import PurgeMark
 
 GENESIS = "0" * 64
 
@@ -85,7 +89,7 @@ class Finding:
 
     node: str
     seq: int
-    problem: str  # "altered", "removed", "reordered", "bad-checkpoint"
+    problem: str  # "altered", "removed", "reordered", "bad-checkpoint", "bad-purge"
     detail: str
 
     def describe(self) -> str:
@@ -96,11 +100,26 @@ class ChainVerifier:
     """Checks stored events fed in (node, insertion) order; one finding per broken node.
 
     ``signature_ok`` verifies a checkpoint's signature with the deployment's
-    checkpoint key. Feed every row with :meth:`feed`, then call :meth:`finish`.
+    checkpoint key, ``purge_ok`` a purge mark's. Feed every row with :meth:`feed`,
+    then call :meth:`finish`.
     """
 
-    def __init__(self, checkpoints: Iterable[Checkpoint], signature_ok: Callable[[Checkpoint], bool]) -> None:
+    def __init__(
+        self,
+        checkpoints: Iterable[Checkpoint],
+        signature_ok: Callable[[Checkpoint], bool],
+        purges: Iterable[PurgeMark] = (),
+        purge_ok: Callable[[PurgeMark], bool] | None = None,
+    ) -> None:
         self.findings: list[Finding] = []
+        self._starts: dict[str, PurgeMark] = {}
+        for mark in purges:
+            if purge_ok is None or not purge_ok(mark):
+                detail = "its signature does not verify with the checkpoint key"
+                self.findings.append(Finding(mark.node, mark.seq, "bad-purge", detail))
+            elif mark.seq >= getattr(self._starts.get(mark.node), "seq", 0):  # fed in order: the last wins
+                self._starts[mark.node] = mark
+        self._kept_seen: set[int] = set()
         self.counted = 0
         self._signed: dict[str, dict[int, str]] = {}
         for checkpoint in checkpoints:
@@ -119,26 +138,49 @@ class ChainVerifier:
         self.counted += 1
         if row.node != self._node:
             self._close()
+            mark = self._starts.get(row.node)
+            start, head = (mark.seq + 1, mark.head) if mark is not None else (1, GENESIS)
             self._node, self._expected, self._prev, self._broken, self._gap = (
                 row.node,
-                1,
-                GENESIS,
+                start,
+                head,
                 False,
                 None,
             )
+            self._kept_seen = set()
         if self._broken:
             return
-        finding = self._check(row)
+        mark = self._starts.get(row.node)
+        if mark is not None and row.seq <= mark.seq:
+            finding = self._check_held(row, mark)
+        else:
+            finding = self._check(row)
         if finding is not None:
             self.findings.append(finding)
             self._broken = True
+
+    def _check_held(self, row: ChainedEvent, mark: PurgeMark) -> Finding | None:
+        """An event before the chain's start: one the purge kept under a legal hold."""
+        if event_hash(row.node, row.seq, row.prev_hash, row.event) != row.hash:
+            return Finding(row.node, row.seq, "altered", "its content no longer matches its hash")
+        if row.seq not in mark.kept:
+            return Finding(row.node, row.seq, "altered", f"stored though purge mark #{mark.seq} removed it")
+        self._kept_seen.add(row.seq)
+        return None
 
     def finish(self) -> list[Finding]:
         self._close()
         for node in sorted(self._signed.keys() - self._done):
             last = max(self._signed[node])
+            if last <= getattr(self._starts.get(node), "seq", 0):
+                continue  # every signed event was purged
             detail = f"checkpoint #{last} signed events that are no longer stored"
             self.findings.append(Finding(node, 1, "removed", detail))
+        for node in sorted(self._starts.keys() - self._done):
+            mark = self._starts[node]
+            if mark.kept:
+                detail = f"purge mark #{mark.seq} kept it under a legal hold"
+                self.findings.append(Finding(node, min(mark.kept), "removed", detail))
         return self.findings
 
     def _check(self, row: ChainedEvent) -> Finding | None:
@@ -168,6 +210,12 @@ class ChainVerifier:
             return
         self._done.add(node)
         if self._broken:
+            return
+        mark = self._starts.get(node)
+        missing = sorted(set(mark.kept) - self._kept_seen) if mark is not None else []
+        if missing:
+            detail = f"purge mark #{mark.seq if mark else 0} kept it under a legal hold"
+            self.findings.append(Finding(node, missing[0], "removed", detail))
             return
         if self._gap is not None:
             self.findings.append(

@@ -7,16 +7,10 @@ cannot produce a checkpoint that verifies).
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -24,42 +18,31 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from phigate.adapters.kms import Keyring, master_key_from_settings
-from phigate.adapters.kms.signing import CheckpointKeys
-from phigate.adapters.sql import Database, SqlDataKeyStore, SqlSecretStore, open_database
 from phigate.adapters.sql.audit import AuditQuery, SqlAuditStore, append_now
+from phigate.adapters.sql.audit_retention import SqlRetention
 from phigate.adapters.sql.clients import SqlClientRegistry
 from phigate.adapters.sql.vendors import SqlVendorRegistry
 from phigate.audit.balp import audit_events
 from phigate.audit.chain import ChainedEvent, ChainVerifier, Finding
 from phigate.audit.disclosures import accounting, as_bundle, as_csv, as_html, summarised
 from phigate.audit.events import AuditEvent, Kind
-from phigate.cli.output import emit, fail, reported_errors
+from phigate.cli.audit_access import ConfigOption, JsonOption
+from phigate.cli.audit_access import cli_node as _cli_node
+from phigate.cli.audit_access import iso as _iso
+from phigate.cli.audit_access import opened as _opened
+from phigate.cli.audit_access import run as _run
+from phigate.cli.audit_access import when as _when
+from phigate.cli.audit_retention import forward, hold_app, purge
+from phigate.cli.output import emit, fail
 from phigate.guard.resource_validation import validate_resource
-from phigate.settings import ResolvedSettings, load_settings
+from phigate.settings import ResolvedSettings
 from phigate.types import ClientId
 from phigate.vendors.clients import ClientStatus
 
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail and disclosures.")
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The phigate.yaml to use.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-T = TypeVar("T")
-
-
-def _run(config: Path, work: Callable[[ResolvedSettings], Coroutine[Any, Any, T]]) -> T:
-    with reported_errors():
-        return asyncio.run(work(load_settings(config)))
-
-
-@asynccontextmanager
-async def _opened(resolved: ResolvedSettings) -> AsyncIterator[tuple[Database, CheckpointKeys]]:
-    db = await open_database(resolved.storage_url.get_secret_value())
-    try:
-        await db.check_current()
-        keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
-        yield db, await CheckpointKeys.load(SqlSecretStore(db, keyring))
-    finally:
-        await db.close()
+audit_app.add_typer(hold_app, name="hold")  # retention (issue 8 follow-up)
+audit_app.command()(purge)
+audit_app.command()(forward)
 
 
 @audit_app.command()
@@ -73,7 +56,13 @@ def verify(config: ConfigOption = Path("phigate.yaml"), as_json: JsonOption = Fa
         async with _opened(resolved) as (db, keys):
             store = SqlAuditStore(db)
             checkpoints = await store.checkpoints()
-            verifier = ChainVerifier(checkpoints, lambda c: keys.verify(c.key_id, c.message(), c.signature))
+            marks = await SqlRetention(db).marks()  # retention purges move each chain's start
+            verifier = ChainVerifier(
+                checkpoints,
+                lambda c: keys.verify(c.key_id, c.message(), c.signature),
+                marks,
+                lambda m: keys.verify(m.key_id, m.message(), m.signature),
+            )
             total = await store.count()
             with _progress(as_json) as progress:
                 task = progress.add_task("verifying audit events", total=total)
@@ -111,16 +100,6 @@ def _render_verdict(result: dict[str, Any]) -> str:
     if result["valid"]:
         return head + "the audit trail is intact"
     return head + "TAMPERED\n" + "\n".join(f"  - {f['text']}" for f in result["findings"])
-
-
-def _when(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        fail("a time is an ISO 8601 date or date-time, for example 2026-01-31 or 2026-01-31T08:00:00Z")
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _query(
@@ -164,10 +143,6 @@ def search(
                       row.get("vendor_id") or "", str(row.get("status") or ""), row["outcome"],
                       ", ".join(row.get("patients") or []), row.get("request_id") or "")  # fmt: skip
     Console().print(table)
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @audit_app.command()
@@ -279,7 +254,3 @@ def reinstate(
 
     _run(config, work)
     typer.echo(f"client {client} is active again")
-
-
-def _cli_node() -> str:
-    return f"cli-{socket.gethostname()}-{os.getpid()}-{int(time.time())}"[:128]

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from phigate.errors import ConfigError
+from phigate.settings.admin_api import AdminApiSettings
 from phigate.settings.audit import AuditSettings
 from phigate.settings.contracts import ContractsSettings
 from phigate.settings.people import PeopleSettings
@@ -308,6 +309,7 @@ class Settings(_Model):
     validation: ValidationSettings = ValidationSettings()
     traffic: TrafficSettings = TrafficSettings()
     vendors: VendorSettings = VendorSettings()
+    admin_api: AdminApiSettings = AdminApiSettings()
 
     @property
     def issuer(self) -> str:

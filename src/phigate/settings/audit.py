@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+from phigate.settings.traffic import RateText, parse_rate
+
 _SIX_YEARS_DAYS = 6 * 365 + 2  # 45 CFR 164.316(b)(2)(i) and 164.530(j): six years, leap days included
 
 
@@ -31,6 +33,8 @@ class DetectorSettings(_Model):
     off_hours: bool = False  # alert on access outside business_hours
     new_network_prefix: Annotated[int, Field(ge=8, le=32)] = 24  # IPv4 prefix that counts as one network
     new_network: bool = False  # alert when a client calls from a network it has not used before
+    bulk_operations: tuple[str, ...] = ("export", "everything")  # operations (no "$") that alert
+    bulk_page_size: Annotated[int, Field(ge=1)] = 1000  # a search asking for a larger _count alerts
 
 
 class ReactionSettings(_Model):
@@ -38,6 +42,40 @@ class ReactionSettings(_Model):
 
     suspend_client: tuple[str, ...] = ()  # detector names whose alerts suspend the client
     revoke_tokens: tuple[str, ...] = ()  # detector names whose alerts revoke the client's tokens
+    tighten_rate: tuple[str, ...] = ()  # detector names whose alerts hold the client to `tightened_rate`
+    tightened_rate: RateText = parse_rate("10/minute")  # on every node, through the traffic control point
+    tighten_seconds: Annotated[float, Field(gt=0, le=366 * 86400)] = 900.0  # then it lifts itself
+
+
+class SiemSettings(_Model):
+    """Forwarding the stored trail to a SIEM (``phigate audit forward``)."""
+
+    url: str  # tls://host:port (RFC 5425), or tcp://host:port in environment: dev only
+    format: Literal["syslog", "json"] = "syslog"  # RFC 5424 octet-counted frames, or JSON lines
+    ca_file: Path | None = None  # the CA that signed the SIEM's certificate (default: the system's)
+    cert_file: Path | None = None  # a client certificate, when the SIEM asks for one
+    key_file: Path | None = None
+    hostname: str | None = None  # the syslog HOSTNAME field (default: this host's name)
+    cursor: Annotated[str, Field(min_length=1, max_length=64)] = "siem"  # names this target's position
+    batch_size: Annotated[int, Field(ge=1, le=10000)] = 500
+    retries: Annotated[int, Field(ge=0, le=100)] = 5  # then the forwarder gives up (exit 1 / logged)
+    retry_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0  # first back-off, doubling
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+    poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 2.0  # with --follow
+
+
+class AlertEmailSettings(_Model):
+    """Alerts by email (SMTP)."""
+
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    sender: str
+    recipients: Annotated[tuple[str, ...], Field(min_length=1)]
+    security: Literal["starttls", "tls", "none"] = "starttls"  # "none": environment dev only
+    ca_file: Path | None = None  # the CA of the mail server's certificate (default: the system's)
+    username: str | None = None
+    password_env: str | None = None  # the password's environment variable (read once at start-up)
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
 
 
 class AuditSettings(_Model):
@@ -60,3 +98,5 @@ class AuditSettings(_Model):
     webhook_url: HttpUrl | None = None
     webhook_secret_env: str | None = None  # the HMAC key's environment variable (read once at start-up)
     alert_dedup_seconds: Annotated[float, Field(gt=0)] = 600.0
+    siem: SiemSettings | None = None
+    email: AlertEmailSettings | None = None

@@ -26,7 +26,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from phigate.adapters.kms.signing import CheckpointKey
 from phigate.adapters.spool import Spool
 from phigate.adapters.sql.database import Database
-from phigate.adapters.sql.schema import audit_alerts, audit_checkpoints, audit_event_patients, audit_events
+from phigate.adapters.sql.schema import (
+    audit_alerts,
+    audit_checkpoints,
+    audit_cursors,
+    audit_event_patients,
+    audit_events,
+    audit_purges,
+)
 from phigate.audit.chain import GENESIS, Chain, ChainedEvent, Checkpoint, checkpoint_message
 from phigate.errors import StorageError
 
@@ -68,16 +75,56 @@ class SqlAuditStore:
                 await connection.execute(insert(audit_event_patients).on_conflict_do_nothing(), patients)
 
     async def head(self, node: str) -> tuple[int, str]:
-        """The node's last stored (seq, hash), or (0, GENESIS)."""
+        """The node's last stored (seq, hash), or where its last purge left it, or (0, GENESIS)."""
         query = (
             select(audit_events.c.seq, audit_events.c.hash)
             .where(audit_events.c.node == node)
             .order_by(audit_events.c.seq.desc())
             .limit(1)
         )
+        purged = (
+            select(audit_purges.c.seq, audit_purges.c.head)
+            .where(audit_purges.c.node == node)
+            .order_by(audit_purges.c.seq.desc())
+            .limit(1)
+        )
         async with self.db.connect() as connection:
             row = (await connection.execute(query)).one_or_none()
-        return (int(row.seq), str(row.hash)) if row is not None else (0, GENESIS)
+            mark = (await connection.execute(purged)).one_or_none()
+        heads = [(0, GENESIS)]
+        heads += [(int(row.seq), str(row.hash))] if row is not None else []
+        heads += [(int(mark.seq), str(mark.head))] if mark is not None else []
+        return max(heads)  # held events below a purge mark must not pull the chain back
+
+    async def nodes(self) -> list[str]:
+        query = select(audit_events.c.node).distinct().order_by(audit_events.c.node)
+        async with self.db.connect() as connection:
+            return [str(n) for n in (await connection.execute(query)).scalars()]
+
+    async def after(self, node: str, seq: int, limit: int) -> list[ChainedEvent]:
+        """The node's stored events after ``seq``, in chain order."""
+        e = audit_events.c
+        query = select(audit_events).where(e.node == node, e.seq > seq).order_by(e.seq).limit(limit)
+        async with self.db.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [ChainedEvent(r.node, r.seq, r.prev_hash, r.hash, orjson.loads(r.event)) for r in rows]
+
+    async def cursor(self, name: str) -> dict[str, int]:
+        """How far the forwarding target ``name`` got: the last seq sent, per node."""
+        query = select(audit_cursors.c.node, audit_cursors.c.seq).where(audit_cursors.c.name == name)
+        async with self.db.connect() as connection:
+            return {str(r.node): int(r.seq) for r in (await connection.execute(query)).all()}
+
+    async def advance(self, name: str, positions: dict[str, int]) -> None:
+        rows = [{"name": name, "node": node, "seq": seq} for node, seq in positions.items()]
+        if not rows:
+            return
+        insert = self._insert()(audit_cursors)
+        upsert = insert.on_conflict_do_update(
+            index_elements=["name", "node"], set_={"seq": insert.excluded.seq}
+        )
+        async with self.db.begin() as connection:
+            await connection.execute(upsert, rows)
 
     async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
         values = {

@@ -1,6 +1,7 @@
-"""Reactions to alerts: suspend the client, revoke its tokens on every node. Each is audited and
-reversible (a suspended client is reinstated with ``phigate audit reinstate``; revoked tokens are
-simply replaced by new ones once the client is active again)."""
+"""Reactions to alerts: tighten the client's rate, suspend the client, revoke its tokens, on every
+node. Each is audited and reversible (a tightened rate lifts itself after ``tighten_seconds``; a
+suspended client is reinstated with ``phigate audit reinstate``; revoked tokens are simply
+replaced by new ones once the client is active again)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Any
 
 from phigate.monitor.detectors import Alert, Observed
 from phigate.settings.audit import ReactionSettings
+from phigate.settings.traffic import Rate
+
+Tighten = Callable[[str, Rate, float], Awaitable[None]]  # client id, rate, seconds
 
 _TOKENS_PER_CLIENT = 256
 
@@ -44,8 +48,10 @@ class Reactions:
         suspend: Callable[[str], Awaitable[None]],
         revoke: Callable[[str, float], Awaitable[None]],
         record: Callable[[str, Alert, dict[str, Any]], None],  # audits a reaction
+        tighten: Tighten | None = None,  # None: no traffic control point on this node
     ) -> None:
         self.settings = settings
+        self.tighten = tighten
         self.tokens = tokens
         self.suspend = suspend
         self.revoke = revoke
@@ -55,6 +61,10 @@ class Reactions:
         client = alert.client_id
         if client is None:
             return
+        if alert.detector in self.settings.tighten_rate and self.tighten is not None:
+            rate, seconds = self.settings.tightened_rate, self.settings.tighten_seconds
+            await self.tighten(client, rate, seconds)
+            self.record("client.rate_tightened", alert, {"rate": rate.text, "seconds": seconds})
         if alert.detector in self.settings.revoke_tokens:
             revoked = self.tokens.of(client)
             for token_id, expires in revoked:

@@ -1,5 +1,5 @@
 """The detectors: authorisation-failure bursts, restricted attempts, many patients, honey tokens,
-volume above the client's own baseline, off-hours access, a new source network."""
+volume above the client's own baseline, off-hours access, a new source network, bulk operations."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from phigate.monitor.detectors.alerts import Alert, Observed, Severity
+from phigate.monitor.detectors.bulk import BulkOperations
 from phigate.monitor.detectors.windows import Window
 from phigate.settings.audit import DetectorSettings
 
@@ -195,6 +196,7 @@ DETECTORS: dict[str, Factory] = {
     DistinctPatients.name: DistinctPatients,
     HoneyPatients.name: HoneyPatients,
     Volume.name: Volume,
+    BulkOperations.name: BulkOperations,
 }
 OPTIONAL: dict[str, Factory] = {OffHours.name: OffHours, NewNetwork.name: NewNetwork}
 
