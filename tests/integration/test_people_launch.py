@@ -591,3 +591,27 @@ async def test_the_audit_trail_names_the_person_an_app_acted_for(people: People)
         await asyncio.sleep(0.1)
     assert reads and reads[0]["user"].endswith("/fhir/Patient/pat-canary")  # fhirUser, an absolute URL
     assert reads[0]["client_id"] == APP
+
+
+async def test_sign_ins_and_failures_are_in_the_audit_trail(people: People) -> None:
+    from phigate.adapters.sql.audit import AuditQuery
+
+    async with people.browser() as browser:
+        url = authorize_url(people, code_challenge=create_s256_code_challenge("v" * 50))
+        page = await browser.get(url)
+        wrong = [("flow", hidden(page.text)), ("username", "canary"), ("password", "wrong-password-9")]
+        await post_form(browser, people.stack.public + "/oauth2/signin", wrong)
+    app, _ = await launch(people, "canary", PATIENT_SCOPE)
+    await app.aclose()
+    evidence = people.stack.node.evidence
+    assert evidence is not None
+    actions: list[str] = []
+    for _ in range(60):
+        events = [e.event for e in await evidence.store.search(AuditQuery(kind="security"))]
+        actions = [str(e["action"]) for e in events if str(e["action"]).startswith("signin.")]
+        if {"signin.failed", "signin.succeeded"} <= set(actions):
+            break
+        await asyncio.sleep(0.1)
+    assert {"signin.failed", "signin.succeeded"} <= set(actions)
+    stored = str(events)
+    assert "wrong-password-9" not in stored and PASSWORD not in stored

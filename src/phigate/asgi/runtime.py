@@ -141,8 +141,9 @@ class Node:
         # -- people (issue 4): sign-in, MFA and consent pages, and the launch grants of their apps --
         people_on = self.settings.people.enabled
         alerts = self.evidence.desk.raise_alert if self.evidence is not None else None  # break-glass alerts
+        trail = self.evidence.trail.security if self.evidence is not None else None  # sign-ins audited
         self.people = people_side(self.settings, services, self.endpoints, self._tokens(), authenticator,
-                                  alerts) if people_on else None  # fmt: skip
+                                  alerts, trail) if people_on else None  # fmt: skip
         # -- end people --
         return AuthorizationServer(
             self.endpoints,

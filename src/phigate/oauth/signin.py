@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import structlog
 
@@ -52,6 +53,14 @@ class SignIn:
     roles: RolePolicy
     session_policy: SessionPolicy
     clock: Callable[[], float] = time.time
+    audit: Callable[..., None] | None = None  # the node's audit trail (security events); None: logs only
+
+    def _event(
+        self, action: str, user_id: str | None, address: str, outcome: str = "ok", **rules: Any
+    ) -> None:
+        """A sign-in fact for the audit trail: who (user id, never the password), from where, how it ended."""
+        if self.audit is not None:
+            self.audit(action, user=user_id, source_ip=address, outcome=outcome, rules=rules)
 
     async def password(self, username: str, password: str, address: str) -> Result:
         name = normalise_username(username)
@@ -66,6 +75,7 @@ class SignIn:
         if not right or user is None:
             return Result(await self._failed(name, address, now, found))
         if user.locked:
+            self._event("signin.refused", user.user_id, address, "locked")
             return Result(Outcome.locked)
         if not self.roles.needs_mfa(user):
             return Result(Outcome.signed_in, user, await self._start(user, name, address, None))
@@ -113,6 +123,8 @@ class SignIn:
     async def _failed(self, name: str, address: str, now: float, user: User | None) -> Outcome:
         count = await self._count(name, address, now)
         log.info("signin_failed", failures=count)
+        # An unknown name is not recorded (it may be a mistyped password); a known user's failure is.
+        self._event("signin.failed", user.user_id if user else None, address, "login", failures=count)
         return Outcome.locked if await self._locked_now(name, count, user) else Outcome.refused
 
     async def _locked_now(self, name: str, count: int, user: User | None = None) -> bool:
@@ -123,6 +135,7 @@ class SignIn:
         if user is not None and not user.locked:
             await self.users.set_locked(user.user_id, True)
             log.warning("account_locked", user_id=user.user_id)
+            self._event("account.locked", user.user_id, "", "locked", failures=count)
         return True
 
     async def _count(self, name: str, address: str, now: float) -> int:
@@ -137,6 +150,7 @@ class SignIn:
         now = self.clock()
         await self.sessions.start(Session(session_hash(session_id), user.user_id, now, now, methods(factor)))
         log.info("signin_succeeded", user_id=user.user_id, amr=" ".join(methods(factor)))
+        self._event("signin.succeeded", user.user_id, address, amr=" ".join(methods(factor)))
         return session_id
 
     async def sign_out(self, session_id: str | None) -> str | None:
@@ -148,6 +162,7 @@ class SignIn:
             return None
         await self.sessions.end(found.session_hash)
         log.info("signed_out", user_id=found.user_id)
+        self._event("signout", found.user_id, "")
         return found.user_id
 
     async def session(self, session_id: str | None) -> tuple[Session, User] | None:

@@ -45,8 +45,9 @@ def people_side(
     tokens: AccessTokens,
     authenticator: AssertionAuthenticator,
     alerts: Callable[[Alert], None] | None = None,
+    audit: Callable[..., None] | None = None,
 ) -> PeopleSide:
-    """``alerts`` raises an alert on the node's desk (each break-glass use)."""
+    """``alerts`` raises an alert on the node's desk (each break-glass use); ``audit`` records sign-ins."""
     people = settings.people
     users, grants = SqlUsers(services.db, services.keyring), SqlGrants(services.db)
     revoker = Revoker(grants, services.shared.revocations)
@@ -72,7 +73,7 @@ def people_side(
     )
     sessions = SessionPolicy(people.session_idle_seconds, people.session_absolute_seconds)
     signin = SignIn(users, SqlSessions(services.db), open_attempt_counters(services.shared), attempts, roles,
-                    sessions)  # fmt: skip
+                    sessions, audit=audit)  # fmt: skip
     authorization = AppAuthorization(services.clients, SqlApps(services.db), roles, codes, endpoints)
     break_glass = SqlBreakGlass(services.db, services.keyring)
     emergency = EmergencyAccess(
