@@ -3,7 +3,8 @@
 Inputs come from the demo EHR's synthetic data (``phigate.demo.synthetic.generate()``, seeded,
 so every run times the same bytes). Validation runs with the ``GuardConfig`` that the gateway
 rows' own config gives (``pipeline.validate.guard_config``), so the micro rows time the checks
-``phigate serve`` makes. Adding a case is one entry in :data:`CASES` (and its setup).
+``phigate serve`` makes. The data-contract cases (shaping a searchset) are built in
+``contract_cases``. Adding a case is one entry in :data:`CASES` (and its setup).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import contract_cases
 import orjson
 from gateway import gateway_config
 from micro import MicroCase, Prepared
@@ -181,11 +183,21 @@ def search_setup() -> Prepared:
     return Prepared(Request("GET", f"{BASE}/Observation", query, b"", bench_guard_config()), query)
 
 
+def lab_contract_setup() -> Prepared:
+    return contract_cases.lab_setup(demo_resources())
+
+
+def safe_harbor_setup() -> Prepared:
+    return contract_cases.safe_harbor_setup(demo_resources())
+
+
 def _size(body: bytes) -> str:
     return f"{len(body) / 1024:.1f} KB JSON"
 
 
 VALIDATION = "inspect_request"
+SHAPING = "loads + shape_document + dumps"
+RESERIALISE = "orjson loads + dumps"
 
 CASES: tuple[MicroCase, ...] = (
     MicroCase(
@@ -204,5 +216,20 @@ CASES: tuple[MicroCase, ...] = (
         "input validation of a lab-results search (search-parameter grammar, inspection), against "
         "parsing the request line alone",
         search_setup, inspect, VALIDATION, parse_line, "parse_request", accepted,
+    ),
+    MicroCase(
+        "contract-lab-100", "searchset of 100 lab Observations",
+        "a lab's data contract (element allowlist of 7, category and 90-day date constraints) on a "
+        "100-entry searchset: parse, re-check, prune, rewrite, serialise, against parse + serialise "
+        "(a pass-through reply is streamed, not parsed: against it all of the measured time is added)",
+        lab_contract_setup, contract_cases.shape, SHAPING, contract_cases.reserialise, RESERIALISE,
+        contract_cases.filtered_every_entry,
+    ),
+    MicroCase(
+        "contract-safe-harbor-100", "searchset of 100 lab Observations",
+        "the Safe Harbor preset (HMAC pseudonyms, dates to the year, ...) on the same searchset, "
+        "against parse + serialise (a pass-through reply is not parsed at all)",
+        safe_harbor_setup, contract_cases.shape, SHAPING, contract_cases.reserialise, RESERIALISE,
+        contract_cases.masked_every_entry,
     ),
 )  # fmt: skip

@@ -36,14 +36,23 @@ from micro import MicroCase, MicroResult
 from micro_cases import CASES
 from report import Row
 from scenarios import SCENARIOS, Scenario, select
-from servers import BENCH_DIR, Launcher, Server, ServerError, Unavailable, Workspace, probe, require_tools
+from servers import (
+    BENCH_DIR,
+    REDIS_URL,
+    Launcher,
+    Server,
+    ServerError,
+    Unavailable,
+    Workspace,
+    probe,
+    require_tools,
+)
 from wrk import WrkOutputError, parse_wrk, unexpected, wrk_command
 
 LAUNCHERS: dict[str, Launcher] = {
     "nginx-proxy": nginx.start_proxy,
     "nginx-proxy-tls": nginx.start_tls_proxy,
-    "gateway": gateway.start_plain,
-    "gateway-tls": gateway.start_tls,
+    **{name: gateway.launcher(name) for name in gateway.VARIANTS},
     "uvicorn-aiohttp": stacks.uvicorn_aiohttp,
     "uvicorn-httpx": stacks.uvicorn_httpx,
     "granian-aiohttp": stacks.granian_aiohttp,
@@ -55,9 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     if args.list:
         for s in SCENARIOS:
-            print(f"{s.name:23} {s.about}")
+            print(f"{s.name:27} {s.about}")
         for c in CASES:
-            print(f"{c.name:23} micro: {c.about}")
+            print(f"{c.name:27} micro: {c.about}")
         return 0
     try:
         scenarios, cases = choose(SCENARIOS, CASES, args.only, micro_only=args.micro_only)
@@ -151,7 +160,7 @@ def _measure_all(
     with tempfile.TemporaryDirectory(prefix="phigate-bench-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         root.chmod(0o755)  # nginx workers run as nobody when the benchmark runs as root
-        ws = Workspace(root=root, server_cpu=server_cpu, install=not args.no_install)
+        ws = Workspace(root=root, server_cpu=server_cpu, install=not args.no_install, redis_url=args.redis)
         upstream = nginx.start_upstream(ws)
         stack.callback(upstream.stop)
         broken: dict[str, Row] = {}
@@ -214,10 +223,15 @@ def _measure(scenario: Scenario, server: Server, args: argparse.Namespace, load_
     try:
         if args.warmup > 0:
             _wrk(url, headers, args, args.warmup, load_cpu)
-        run = parse_wrk(_wrk(url, headers, args, args.duration, load_cpu))
+        cpu_before = server.cpu_seconds()
+        output = _wrk(url, headers, args, args.duration, load_cpu)
+        cpu_after = server.cpu_seconds()
+        run = parse_wrk(output)
     except (WrkOutputError, subprocess.SubprocessError) as exc:
         return Row(scenario, url=url, problems=(f"wrk: {exc}",))
-    return Row(scenario, url=url, run=run, problems=tuple(unexpected(run, scenario.expect_status)))
+    cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    problems = tuple(unexpected(run, scenario.expect_status))
+    return Row(scenario, url=url, run=run, problems=problems, server_cpu_s=cpu)
 
 
 def _wrk(
@@ -306,8 +320,8 @@ def _micro_progress(result: MicroResult) -> str:
 
 def _progress(row: Row) -> str:
     if row.run is not None:
-        return f"  {row.scenario.name:19} {row.run.requests_per_s:>10,.0f} req/s  {report.result_text(row)}"
-    return f"  {row.scenario.name:19} {'':>16}  {report.result_text(row)}"
+        return f"  {row.scenario.name:27} {row.run.requests_per_s:>10,.0f} req/s  {report.result_text(row)}"
+    return f"  {row.scenario.name:27} {'':>16}  {report.result_text(row)}"
 
 
 def _cores() -> tuple[int | None, int | None]:
@@ -388,6 +402,13 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--no-install",
         action="store_true",
         help="skip granian rather than pip-install it into bench/.venv-granian",
+    )
+    parser.add_argument(
+        "--redis",
+        default=REDIS_URL,
+        metavar="URL",
+        help=f"the Redis of the rows with limits on Redis (default {REDIS_URL}); "
+        "each gateway uses a namespace of its own and its keys are deleted after",
     )
     parser.add_argument(
         "--micro-only",

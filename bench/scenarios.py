@@ -18,6 +18,7 @@ METADATA = "/fhir/metadata"
 PATIENT = "/fhir/Patient/1"
 CLAIMS = "/fhir/Claim"  # a search the benchmark client's system/Patient.r does not grant: 403
 AUTHORIZATION = "Authorization"
+LIMIT = "100,000,000 requests/second"  # gateway.UNREACHED: limits no benchmark load reaches
 
 
 @dataclass(frozen=True)
@@ -72,14 +73,48 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "gateway-token", "gateway", PATIENT, "gateway",
         "phigate serve, GET /fhir/Patient/1 with a valid ES256 access token (scope system/Patient.r): "
-        "token verification and scope authorisation, then forwarded upstream",
-        baselines=(*DIRECT_AND_NGINX, "gateway"), bearer=True,
+        "token verification and scope authorisation, then forwarded upstream; audited with the default "
+        "durability (audit.fsync: interval)",
+        baselines=(*DIRECT_AND_NGINX, "gateway", "gateway-token-audit-off"), bearer=True,
     ),
     Scenario(
         "gateway-token-deny", "gateway", CLAIMS, "gateway",
         "phigate serve, the same token searching Claim, which its scope does not grant: "
         "verification and authorisation up to the 403, nothing forwarded",
         expect_status=403, baselines=("direct", "gateway-deny", "gateway-token"), bearer=True,
+    ),
+    Scenario(
+        "gateway-limits", "gateway-limits", METADATA, "gateway",
+        f"the gateway row with limits in-process (shared_state memory://): per-IP and global limits of "
+        f"{LIMIT} (default_client too), so nothing is refused but every request is counted",
+        baselines=("gateway",),
+    ),
+    Scenario(
+        "gateway-token-limits", "gateway-limits", PATIENT, "gateway",
+        "the gateway-token row with limits in-process: the per-IP, global and the client's own limit",
+        baselines=("gateway-token",), bearer=True,
+    ),
+    Scenario(
+        "gateway-limits-redis", "gateway-limits-redis", METADATA, "gateway",
+        "the gateway row with limits on Redis (shared_state redis://, a namespace of its own): the same "
+        "limits, each request counted by a script on the Redis server",
+        baselines=("gateway", "gateway-limits"),
+    ),
+    Scenario(
+        "gateway-token-limits-redis", "gateway-limits-redis", PATIENT, "gateway",
+        "the gateway-token row with limits on Redis: the per-IP, global and the client's own limit",
+        baselines=("gateway-token", "gateway-token-limits"), bearer=True,
+    ),
+    Scenario(
+        "gateway-token-audit-off", "gateway-audit-off", PATIENT, "gateway",
+        "the gateway-token row with auditing off (audit.enabled: false): no audit event is written",
+        bearer=True,
+    ),
+    Scenario(
+        "gateway-token-fsync-always", "gateway-fsync-always", PATIENT, "gateway",
+        "the gateway-token row audited with audit.fsync: always, the spool fsynced before each response "
+        "is complete",
+        baselines=("gateway-token-audit-off", "gateway-token"), bearer=True,
     ),
     Scenario(
         "nginx-proxy-tls", "nginx-proxy-tls", METADATA, "reference",

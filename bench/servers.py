@@ -26,6 +26,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 VENV_BIN = Path(sys.executable).parent
 READY_PATH = "/fhir/metadata"
+REDIS_URL = "redis://127.0.0.1:6379/0"  # the Redis the shared-state rows use (--redis)
 
 
 class ServerError(RuntimeError):
@@ -43,6 +44,7 @@ class Workspace:
     root: Path
     server_cpu: int | None
     install: bool = True  # may a missing optional server (granian) be pip-installed into its own venv
+    redis_url: str = REDIS_URL  # where the rows with shared state on Redis keep it
 
 
 @dataclass
@@ -55,17 +57,24 @@ class Server:
     # kept out of repr so that no traceback or log line shows it.
     token: str | None = field(default=None, repr=False)
     token_problem: str = "this server issues no access token"  # why ``token`` is None
+    # Run once the process has ended, in order (e.g. removing the server's keys from Redis).
+    after_stop: list[Callable[[], object]] = field(default_factory=list, repr=False)
 
     def stop(self, grace_s: float = 5.0) -> None:
-        """Stop the whole process group: SIGTERM, then SIGKILL after ``grace_s``."""
-        if self.process.poll() is not None:
-            return
-        _signal_group(self.process, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            _signal_group(self.process, signal.SIGKILL)
-            self.process.wait(timeout=grace_s)
+        """Stop the whole process group: SIGTERM, then SIGKILL after ``grace_s``; then ``after_stop``."""
+        if self.process.poll() is None:
+            _signal_group(self.process, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.process, signal.SIGKILL)
+                self.process.wait(timeout=grace_s)
+        while self.after_stop:
+            self.after_stop.pop(0)()
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) the server's processes have used so far; None when unreadable."""
+        return session_cpu_seconds(self.process.pid)
 
 
 Launcher = Callable[[Workspace, "Server | None"], Server]
@@ -90,8 +99,12 @@ def spawn(
     origin: str,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    after_stop: Sequence[Callable[[], object]] = (),
 ) -> Server:
-    """Start ``argv`` pinned to the server core and wait until ``origin`` answers its ready path."""
+    """Start ``argv`` pinned to the server core and wait until ``origin`` answers its ready path.
+
+    ``after_stop`` runs once the server has stopped, also when it never became ready.
+    """
     log_path = ws.root / f"{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -103,7 +116,7 @@ def spawn(
             env={**os.environ, **(env or {})},
             start_new_session=True,
         )
-    server = Server(name=name, origin=origin, process=process, log_path=log_path)
+    server = Server(name=name, origin=origin, process=process, log_path=log_path, after_stop=list(after_stop))
     try:
         wait_ready(server)
     except BaseException:
@@ -153,6 +166,32 @@ def log_tail(server: Server, lines: int = 4) -> str:
     if any(line.startswith("Traceback") for line in tail):
         tail = tail[-1:]
     return " / ".join(tail[-lines:]) if tail else "(empty log)"
+
+
+def session_cpu_seconds(session: int, proc: Path = Path("/proc")) -> float | None:
+    """User + system CPU seconds of the live processes of ``session`` (a server and its children:
+    each server starts a session of its own). None when ``/proc`` cannot be read (not Linux)."""
+    ticks = 0
+    try:
+        entries = [entry for entry in proc.iterdir() if entry.name.isdigit()]
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            stat = (entry / "stat").read_text(encoding="ascii", errors="replace")
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+        ticks += stat_ticks(stat, session)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def stat_ticks(stat: str, session: int) -> int:
+    """utime + stime of one ``/proc/<pid>/stat`` line when the process belongs to ``session``, else 0."""
+    # The command name (field 2) may hold spaces and parentheses: the fields after it follow the last ")".
+    fields = stat[stat.rfind(")") + 2 :].split()
+    if len(fields) < 13 or fields[3] != str(session):  # fields[3]: session id; [11], [12]: utime, stime
+        return 0
+    return int(fields[11]) + int(fields[12])
 
 
 def require_tools(tools: Sequence[str]) -> list[str]:

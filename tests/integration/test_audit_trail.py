@@ -106,9 +106,27 @@ async def test_refused_token_requests_are_audited_with_the_source_address(stack:
     async with http(stack) as client:
         reply = await client.post(creds["token_endpoint"], data=form)
     assert reply.status_code in (400, 401)
-    await settle(stack, 1)
+    await settle(stack, 2)  # the node's start, then the refusal
     evidence = stack.node.evidence
     assert evidence is not None
-    [refused] = await evidence.store.search(AuditQuery(kind="security"))
+    security = await evidence.store.search(AuditQuery(kind="security"))
+    [refused] = [e for e in security if str(e.event["action"]).startswith("token.")]
     assert refused.event["action"] == "token.refused" and refused.event["source_ip"] == "127.0.0.1"
     assert "not-a-jwt" not in str(refused.event)
+
+
+async def test_each_start_records_the_configuration_fingerprint(tmp_path: Path) -> None:
+    from fixtures.gateway_stack import running_stack
+    from phigate.adapters.sql.audit import AuditQuery
+
+    async with running_stack(tmp_path) as stack:
+        evidence = stack.node.evidence
+        assert evidence is not None
+        started: list[dict[str, object]] = []
+        for _ in range(60):
+            events = await evidence.store.search(AuditQuery(kind="security"))
+            started = [e.event for e in events if e.event["action"] == "node.started"]
+            if started:
+                break
+            await asyncio.sleep(0.1)
+    assert started and len(str(started[0]["rules"]["config"])) == 64  # type: ignore[index]

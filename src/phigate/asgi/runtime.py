@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import contextlib
 import socket
 import time
@@ -189,6 +190,9 @@ class Node:
                 await self.contracts.load(SqlSecretStore(self.services.db, self.services.keyring))
             if self.evidence is not None:
                 await self.evidence.start()  # evidence plane (issue 8)
+                # Configuration is read once at start-up: a changed config shows as a new fingerprint here.
+                fingerprint = hashlib.sha256(self.settings.model_dump_json().encode()).hexdigest()
+                self.evidence.trail.security("node.started", rules={"node": self.node_id, "config": fingerprint})
             return
         if self.evidence is not None:
             await self.evidence.stop()  # evidence plane (issue 8): drains the spool while the store is open
