@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import contextlib
+import hashlib
 import socket
 import time
 from collections.abc import Sequence
@@ -192,7 +192,8 @@ class Node:
                 await self.evidence.start()  # evidence plane (issue 8)
                 # Configuration is read once at start-up: a changed config shows as a new fingerprint here.
                 fingerprint = hashlib.sha256(self.settings.model_dump_json().encode()).hexdigest()
-                self.evidence.trail.security("node.started", rules={"node": self.node_id, "config": fingerprint})
+                started = {"node": self.node_id, "config": fingerprint}
+                self.evidence.trail.security("node.started", rules=started)
             return
         if self.evidence is not None:
             await self.evidence.stop()  # evidence plane (issue 8): drains the spool while the store is open
