@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fixtures.fhir_examples import iter_examples
 from fixtures.postgres import throwaway_database
+from fixtures.redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +29,14 @@ async def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
         return
     async with throwaway_database() as url:
         yield url
+
+
+@pytest.fixture
+async def redis_server() -> AsyncIterator[RedisServer]:
+    """A test-owned redis-server on a free port, killed afterwards."""
+    server = RedisServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.kill()

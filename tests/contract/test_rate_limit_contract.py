@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,8 +17,8 @@ from dataclasses import dataclass, field
 import pytest
 from redis.asyncio import Redis
 from redis.crc import key_slot
-from redis.exceptions import ConnectionError as RedisConnectionError
 
+from fixtures.redis_server import RedisServer
 from phigate.adapters.memory_limits import MemoryLimitStore
 from phigate.adapters.redis import connect
 from phigate.adapters.redis.limits import RedisLimitStore
@@ -240,59 +238,6 @@ async def test_a_subjects_keys_share_one_cluster_slot() -> None:
 
 
 # --- an outage of Redis ------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class RedisServer:
-    """A throwaway redis-server (no persistence) this test can kill and restart."""
-
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        executable = shutil.which("redis-server")
-        assert executable is not None, "redis-server is not installed"
-        self._process = await asyncio.create_subprocess_exec(
-            executable,
-            *("--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        client = Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
-        try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    await client.ping()
-                    return
-                except RedisConnectionError:
-                    if time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(0.05)
-        finally:
-            await client.aclose()
-
-    async def kill(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            self._process.kill()
-            await self._process.wait()
-
-
-@pytest.fixture
-async def redis_server() -> AsyncIterator[RedisServer]:
-    server = RedisServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.kill()
 
 
 @pytest.mark.redis

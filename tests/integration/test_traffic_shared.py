@@ -11,21 +11,18 @@ it returns.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from structlog.testing import capture_logs
 
 from fixtures.gateway_stack import Stack, running_stack
+from fixtures.redis_server import RedisServer
 from phigate.cli.token import client_assertion
 from phigate.oauth.rfc7523 import ASSERTION_TYPE
 from phigate.pipeline.traffic import CONTROL_CACHE_SECONDS
@@ -109,59 +106,6 @@ async def _eventually(probe: Callable[[], Awaitable[int]], expected: int, within
 
 
 # --- a Redis that goes away ----------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class RedisServer:
-    """A throwaway redis-server (no persistence) on a free port that the test kills and restarts."""
-
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        executable = shutil.which("redis-server")
-        assert executable is not None, "redis-server is not installed"
-        self._process = await asyncio.create_subprocess_exec(
-            executable,
-            *("--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        client = Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
-        try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    await client.ping()
-                    return
-                except RedisConnectionError:
-                    if time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(0.05)
-        finally:
-            await client.aclose()
-
-    async def kill(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            self._process.kill()
-            await self._process.wait()
-
-
-@pytest.fixture
-async def redis_server() -> AsyncIterator[RedisServer]:
-    server = RedisServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.kill()
 
 
 async def _eventually_status(
