@@ -32,7 +32,7 @@ import ipaddress
 import json
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -286,26 +286,33 @@ def has_phi_scopes(scopes: str) -> bool:
 
 def check_jwks(jwks: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``jwks`` once it is a set of 1 to 10 public RS384/ES384 signing keys with unique kids."""
+    return _checked_key_set(jwks, "jwks", _check_key)
+
+
+def _checked_key_set(
+    jwks: Mapping[str, Any], where: str, check_key: Callable[[Any, str], str]
+) -> dict[str, Any]:
+    """A copy of ``jwks`` once it is a bounded JWK Set whose keys each pass ``check_key`` with unique kids."""
     if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list):
-        raise RegistrationError("jwks", 'must be a JSON Web Key Set: {"keys": [...]}')
+        raise RegistrationError(where, 'must be a JSON Web Key Set: {"keys": [...]}')
     keys = jwks["keys"]
     if not 1 <= len(keys) <= MAX_KEYS:
-        raise RegistrationError("jwks", f"must hold 1 to {MAX_KEYS} keys")
+        raise RegistrationError(where, f"must hold 1 to {MAX_KEYS} keys")
     try:
         size = len(json.dumps(jwks))
     except (TypeError, ValueError):
-        raise RegistrationError("jwks", "is not plain JSON") from None
+        raise RegistrationError(where, "is not plain JSON") from None
     if size > MAX_JWKS_BYTES:
-        raise RegistrationError("jwks", f"is larger than {MAX_JWKS_BYTES // 1024} KiB")
-    kids = [_check_key(key, i) for i, key in enumerate(keys)]
+        raise RegistrationError(where, f"is larger than {MAX_JWKS_BYTES // 1024} KiB")
+    kids = [check_key(key, f"{where}.keys.{i}") for i, key in enumerate(keys)]
     if len(set(kids)) != len(kids):
-        raise RegistrationError("jwks", "two keys share one kid")
+        raise RegistrationError(where, "two keys share one kid")
     copied: dict[str, Any] = copy.deepcopy(dict(jwks))
     return copied
 
 
-def _check_key(key: Any, index: int) -> str:
-    where = f"jwks.keys.{index}"
+def _public_kid(key: Any, where: str, why_kid: str) -> str:
+    """The kid of a public JWK; refuses anything but a JSON object without private members and with a kid."""
     if not isinstance(key, dict):
         raise RegistrationError(where, "must be a JSON object")
     private = sorted(PRIVATE_MEMBERS & key.keys())
@@ -315,7 +322,12 @@ def _check_key(key: Any, index: int) -> str:
         )
     kid = key.get("kid")
     if not isinstance(kid, str) or not 1 <= len(kid) <= 200:
-        raise RegistrationError(where, "needs a kid (1 to 200 characters): assertions name their key by kid")
+        raise RegistrationError(where, f"needs a kid (1 to 200 characters): {why_kid}")
+    return kid
+
+
+def _check_key(key: Any, where: str) -> str:
+    kid = _public_kid(key, where, "assertions name their key by kid")
     kty = key.get("kty")
     if kty not in ASSERTION_ALGORITHMS:
         raise RegistrationError(where, "kty must be RSA (RS384) or EC (ES384)")
@@ -337,36 +349,11 @@ def check_encryption_jwks(jwks: Mapping[str, Any]) -> dict[str, Any]:
     ECDH-ES+A256KW; ``use`` is enc. The kid is required: it goes in the JWE header so
     the client knows which private key decrypts.
     """
-    where = "encryption_jwks"
-    if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list):
-        raise RegistrationError(where, 'must be a JSON Web Key Set: {"keys": [...]}')
-    keys = jwks["keys"]
-    if not 1 <= len(keys) <= MAX_KEYS:
-        raise RegistrationError(where, f"must hold 1 to {MAX_KEYS} keys")
-    try:
-        size = len(json.dumps(jwks))
-    except (TypeError, ValueError):
-        raise RegistrationError(where, "is not plain JSON") from None
-    if size > MAX_JWKS_BYTES:
-        raise RegistrationError(where, f"is larger than {MAX_JWKS_BYTES // 1024} KiB")
-    kids = [_check_encryption_key(key, f"{where}.keys.{i}") for i, key in enumerate(keys)]
-    if len(set(kids)) != len(kids):
-        raise RegistrationError(where, "two keys share one kid")
-    copied: dict[str, Any] = copy.deepcopy(dict(jwks))
-    return copied
+    return _checked_key_set(jwks, "encryption_jwks", _check_encryption_key)
 
 
 def _check_encryption_key(key: Any, where: str) -> str:
-    if not isinstance(key, dict):
-        raise RegistrationError(where, "must be a JSON object")
-    private = sorted(PRIVATE_MEMBERS & key.keys())
-    if private:
-        raise RegistrationError(
-            where, f"holds private key member(s) {', '.join(private)}: register the public key only"
-        )
-    kid = key.get("kid")
-    if not isinstance(kid, str) or not 1 <= len(kid) <= 200:
-        raise RegistrationError(where, "needs a kid (1 to 200 characters): the JWE header names it")
+    kid = _public_kid(key, where, "the JWE header names it")
     kty = key.get("kty")
     if kty not in ENCRYPTION_ALGORITHMS:
         raise RegistrationError(where, "kty must be RSA (RSA-OAEP-256) or EC (ECDH-ES+A256KW)")

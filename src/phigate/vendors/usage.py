@@ -5,8 +5,8 @@ and hands the counts to the store every few seconds, where they are added up
 across nodes. What is counted: requests of a client that passed the posture
 stage, by the resource type and interaction the gateway parsed. Requests the
 authorise stage then refused are counted too (they still show which data the
-client reaches for). When the audit trail (evidence plane) lands, it becomes
-the better source: TODO(#9) read last-use from the audit store instead.
+client reaches for). The audit trail is now the better source; reading
+last use from it is one of the points that keep issue #9 open.
 """
 
 from __future__ import annotations
