@@ -173,7 +173,7 @@ def forward(
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
-                # Event loops without signal support (not ours: uvloop has it) raise here; Ctrl-C still ends the run.
+                # A loop without signal support raises here (uvloop has it); Ctrl-C still ends the run.
                 with contextlib.suppress(NotImplementedError):
                     loop.add_signal_handler(signum, stop.set)
             await forwarder.run(stop)
