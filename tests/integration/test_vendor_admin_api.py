@@ -149,6 +149,7 @@ async def test_the_admin_api_refuses_without_the_token_and_answers_errors_as_jso
             document = (await http.get(stack.admin + "/admin/openapi.json")).json()
             assert document["openapi"].startswith("3.")
             assert set(document["paths"]) == {
+                "/admin/launches",
                 "/admin/vendors", "/admin/vendors/{vendor_id}", "/admin/vendors/{vendor_id}/incidents",
                 "/admin/vendors/{vendor_id}/suspend", "/admin/vendors/{vendor_id}/reinstate",
             }  # fmt: skip

@@ -15,10 +15,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from phigate.admin.vendors import VendorAdmin
+from phigate.asgi.admin_launches import launch_routes
 from phigate.asgi.admin_openapi import OPENAPI
 from phigate.asgi.admin_vendors import error_response, vendor_routes
 from phigate.asgi.gateway import Readiness
 from phigate.monitor.metrics import GatewayMetrics
+from phigate.oauth.smart.ehr_launch import EhrLaunches
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -28,6 +30,7 @@ def create_admin_app(
     readiness: Readiness,
     vendors: VendorAdmin | None = None,
     admin_token: str | None = None,
+    launches: EhrLaunches | None = None,
 ) -> Starlette:
     async def metrics_endpoint(_: Request) -> Response:
         return Response(metrics.render(), media_type=PROMETHEUS_TEXT, headers={"cache-control": "no-store"})
@@ -55,4 +58,6 @@ def create_admin_app(
     ]
     if vendors is not None and admin_token is not None:
         routes += [Route("/admin/openapi.json", openapi), *vendor_routes(vendors, admin_token)]
+    if launches is not None and admin_token is not None:  # EHR launch contexts (issue 4)
+        routes += launch_routes(launches, admin_token)
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})

@@ -27,6 +27,39 @@ OPENAPI: dict[str, Any] = {
     "info": {"title": "phigate admin API", "version": "1"},
     "security": [{"adminToken": []}],
     "paths": {
+        "/admin/launches": {
+            "post": {
+                "summary": "Start an EHR launch: the launch value and iss for the app (SMART App Launch)",
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["client_id", "patient"],
+                        "properties": {
+                            "client_id": {"type": "string"},
+                            "patient": {"type": "string", "description": "a Patient id"},
+                            "encounter": {"type": "string", "description": "an Encounter id"},
+                            "user": {"type": "string", "description": "only this username may complete it"},
+                            "fhir_base": {"type": "string", "description": "default: the first route's"},
+                        },
+                    }
+                ),
+                "responses": {
+                    "201": _reply(
+                        "launch",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "launch": {"type": "string"},
+                                "iss": {"type": "string"},
+                                "client_id": {"type": "string"},
+                                "expires_in": {"type": "integer"},
+                            },
+                        },
+                    ),
+                    **_errors(400, 401),
+                },
+            }
+        },
         "/admin/vendors": {
             "get": {
                 "summary": "Every vendor with its standing and reasons",

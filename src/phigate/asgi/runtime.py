@@ -18,7 +18,7 @@ from phigate.adapters.sql import SqlSecretStore
 from phigate.adapters.sql.vendor_risk import SqlVendorRisk
 from phigate.adapters.sql.vendor_usage import SqlClientUsage
 from phigate.asgi.admin import create_admin_app
-from phigate.asgi.admin_assembly import vendor_side
+from phigate.asgi.admin_assembly import trail_sink, vendor_side
 from phigate.asgi.gateway import GatewayApp
 from phigate.asgi.oauth_routes import create_oauth_app
 from phigate.asgi.pages.assembly import people_side
@@ -130,8 +130,9 @@ class Node:
             webhook_app=incident_webhook,  # vendors' signed incident reports (issue 9)
         )  # fmt: skip
         self.admin_app: Starlette = create_admin_app(
-            self.metrics, self.readiness, self.vendor_admin, admin_token
-        )  # vendor administration (issue 9)
+            self.metrics, self.readiness, self.vendor_admin, admin_token,
+            self.people.ehr_launches if self.people is not None else None,  # EHR launch (issue 4)
+        )  # vendor administration (issue 9)  # fmt: skip
         self._refresh: asyncio.Task[None] | None = None
 
     def _authorization_server(self) -> AuthorizationServer:
@@ -143,8 +144,9 @@ class Node:
         people_on = self.settings.people.enabled
         alerts = self.evidence.desk.raise_alert if self.evidence is not None else None  # break-glass alerts
         trail = self.evidence.trail.security if self.evidence is not None else None  # sign-ins audited
+        launched = trail_sink(self.evidence.trail if self.evidence is not None else None)  # EHR launches
         self.people = people_side(self.settings, services, self.endpoints, self._tokens(), authenticator,
-                                  alerts, trail) if people_on else None  # fmt: skip
+                                  alerts, trail, self.upstreams, launched) if people_on else None  # fmt: skip
         # -- end people --
         return AuthorizationServer(
             self.endpoints,

@@ -16,6 +16,7 @@ from phigate.cli.clients import client_app
 from phigate.cli.contracts import contract_app
 from phigate.cli.demo import demo
 from phigate.cli.keys import keys_app
+from phigate.cli.launches import launch_app
 from phigate.cli.output import emit, reported_errors
 from phigate.cli.reviews import review_app
 from phigate.cli.token import token
@@ -34,6 +35,7 @@ app.add_typer(client_app, name="client", help="OAuth clients of third parties.")
 app.add_typer(review_app, name="review", help="Access reviews of clients' permissions.")
 app.add_typer(contract_app, name="contract")  # data contracts (issue 7)
 app.add_typer(user_app, name="user")  # people who sign in (issue 4)
+app.add_typer(launch_app, name="launch")  # EHR launches of their apps (issue 4)
 app.add_typer(audit_app, name="audit")  # evidence plane (issue 8)
 app.command(help="Get an access token for a client (SMART Backend Services).")(token)
 app.command(help="Run the embedded demo EHR behind the gateway (loopback only).")(demo)

@@ -3,10 +3,11 @@
 Each page's form holds a flow token: a JWS signed with the gateway's own key
 (``typ`` ``phigate-flow+jwt``), so every node can check it without shared
 storage. It names the checked authorization request, the step reached
-(``signin`` → ``mfa`` or ``enrol`` → ``consent``) and, after the password,
-the user. It is bound to a random cookie (its SHA-256 is in the token): a
-form posted from another site, or with another browser's token, is refused
-(CSRF). It holds nothing secret: the browser may read it.
+(``signin`` → ``mfa`` or ``enrol`` → ``patient`` → ``consent``), after the
+password the user and, once chosen in the picker, the patient in context. It
+is bound to a random cookie (its SHA-256 is in the token): a form posted from
+another site, or with another browser's token, is refused (CSRF). It holds
+nothing secret: the browser may read it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from phigate.oauth.rfc6749.authorization_request import AuthorizationRequest
 from phigate.oauth.rfc9068 import TokenKeys
 
 FLOW_TYP = "phigate-flow+jwt"
-STEPS = frozenset({"signin", "mfa", "enrol", "consent"})
+STEPS = frozenset({"signin", "mfa", "enrol", "patient", "consent"})
 
 
 class FlowRefused(TokenError):
@@ -34,6 +35,7 @@ class Flow:
     request: AuthorizationRequest
     step: str
     user_id: str | None = None
+    patient: str | None = None  # chosen in the patient picker (standalone launch)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class FlowSeal:
         }
         if flow.user_id is not None:
             claims["uid"] = flow.user_id
+        if flow.patient is not None:
+            claims["pat"] = flow.patient
         return sign_jwt(claims, self.keys.active(), typ=FLOW_TYP)
 
     def open(self, token: str | None, browser: str | None, now: float, *steps: str) -> Flow:
@@ -79,9 +83,10 @@ class FlowSeal:
             raise FlowRefused("flow.browser")
         if claims.get("step") not in steps or not isinstance(claims.get("req"), dict):
             raise FlowRefused("flow.step")
-        uid = claims.get("uid")
+        uid, patient = claims.get("uid"), claims.get("pat")
         request = AuthorizationRequest.from_json(claims["req"])
-        return Flow(request, str(claims["step"]), uid if isinstance(uid, str) else None)
+        return Flow(request, str(claims["step"]), uid if isinstance(uid, str) else None,
+                    patient if isinstance(patient, str) else None)  # fmt: skip
 
 
 def new_browser_binding() -> str:

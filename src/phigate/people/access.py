@@ -2,9 +2,11 @@
 
 A patient user's apps are always in that patient's context: the access token
 carries ``patient`` and the resource server confines it to the compartment, so
-a patient app never reads another patient's data. A patient scope for anyone
-else needs a patient chosen in context (no EHR launch here yet), so it is not
-granted; ``launch/patient`` is granted only with a patient in context.
+a patient app never reads another patient's data. For anyone else the patient
+in context comes from an EHR launch (:mod:`phigate.people.launches`) or from
+the patient picker of a standalone launch; without one, patient scopes would
+grant nothing, so they are not offered, and ``launch/patient`` is granted only
+with a patient in context (``launch/encounter`` only with an encounter).
 """
 
 from __future__ import annotations
@@ -44,18 +46,30 @@ class Offer:
 
     scopes: ScopeSet
     patient: str | None
+    encounter: str | None = None
 
 
-def offer(requested: ScopeSet, registered: ScopeSet, user: User, policy: RolePolicy) -> Offer:
+def offer(
+    requested: ScopeSet, registered: ScopeSet, user: User, policy: RolePolicy, patient: str | None = None,
+    encounter: str | None = None,
+) -> Offer:  # fmt: skip
+    """``patient``: in context from an EHR launch or the picker (a patient user is always their own)."""
     possible = requested.within(registered).within(policy.ceilings[user.role])
-    patient = user.patient_id
+    patient = user.patient_id or patient
     if patient is None:
         # No patient in context: patient/ scopes and launch/patient would grant nothing or mislead.
         clinical = frozenset(s for s in possible.clinical if s.context is not Context.PATIENT)
         possible = ScopeSet(clinical, possible.named - {"launch/patient"})
-    return Offer(possible, patient)
+    if encounter is None:
+        possible = ScopeSet(possible.clinical, possible.named - {"launch/encounter"})
+    return Offer(possible, patient, encounter)
 
 
 def approve(offered: Offer, approved: ScopeSet) -> ScopeSet:
     """The offer narrowed to what the person ticked; nothing they did not see is ever added."""
     return approved.within(offered.scopes)
+
+
+def wants_patient_choice(requested: ScopeSet, offered: Offer) -> bool:
+    """A standalone launch asking for ``launch/patient`` with no patient in context: the picker is next."""
+    return offered.patient is None and "launch/patient" in requested.named

@@ -88,14 +88,16 @@ class EmergencyPolicy:
             raise UserError("reason", f"state the emergency in {self.min_reason} to {MAX_REASON} characters")
         return reason
 
-    def offer(self, requested: ScopeSet, registered: ScopeSet, user: User, roles: RolePolicy) -> Offer:
+    def offer(
+        self, requested: ScopeSet, registered: ScopeSet, user: User, roles: RolePolicy,
+        patient: str | None = None, encounter: str | None = None,
+    ) -> Offer:  # fmt: skip
         """What breaking the glass grants: the role's ceiling widened by the emergency scopes, no refresh."""
         ceiling = roles.ceilings[user.role]
         widened = RolePolicy({**roles.ceilings, user.role: _union(ceiling, self.scopes)}, roles.mfa)
-        offered = offer(requested, registered, user, widened)
-        return Offer(
-            ScopeSet(offered.scopes.clinical, offered.scopes.named - REFRESH_SCOPES), offered.patient
-        )
+        offered = offer(requested, registered, user, widened, patient, encounter)
+        named = offered.scopes.named - REFRESH_SCOPES
+        return Offer(ScopeSet(offered.scopes.clinical, named), offered.patient, offered.encounter)
 
 
 def check_reviewer(user: User | None) -> User:

@@ -32,6 +32,7 @@ class Approval:
     amr: tuple[str, ...]
     acr: str
     patient: str | None = None
+    encounter: str | None = None  # from an EHR launch
     fhir_user: str | None = None
     nonce: str | None = None
     break_glass: str | None = None  # the emergency access record this grant was made under

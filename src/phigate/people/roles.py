@@ -25,8 +25,8 @@ class Role(StrEnum):
 FHIR_USER_TYPE: dict[Role, str] = {Role.clinician: "Practitioner", Role.patient: "Patient"}
 
 DEFAULT_CEILINGS: dict[Role, str] = {
-    Role.clinician: f"{IDENTITY_SCOPES} launch launch/patient user/*.cruds patient/*.cruds",
-    Role.patient: f"{IDENTITY_SCOPES} launch/patient patient/*.rs",
+    Role.clinician: f"{IDENTITY_SCOPES} launch launch/patient launch/encounter user/*.cruds patient/*.cruds",
+    Role.patient: f"{IDENTITY_SCOPES} launch launch/patient patient/*.rs",
     Role.admin: IDENTITY_SCOPES,
     Role.security_officer: f"{IDENTITY_SCOPES} user/AuditEvent.rs",
     Role.privacy_officer: f"{IDENTITY_SCOPES} user/AuditEvent.rs user/Consent.rs",
@@ -37,5 +37,5 @@ DEFAULT_CEILINGS: dict[Role, str] = {
 DEFAULT_MFA: dict[Role, bool] = {role: role is not Role.patient for role in Role}
 
 # Advertised in discovery (SMART scopes_supported) when people sign in.
-PEOPLE_SCOPES = ("openid", "fhirUser", "launch/patient", "offline_access", "online_access",
-                 "patient/*.rs", "patient/*.cruds", "user/*.rs", "user/*.cruds")  # fmt: skip
+PEOPLE_SCOPES = ("openid", "fhirUser", "launch", "launch/patient", "launch/encounter", "offline_access",
+                 "online_access", "patient/*.rs", "patient/*.cruds", "user/*.rs", "user/*.cruds")  # fmt: skip

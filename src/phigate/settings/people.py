@@ -55,6 +55,7 @@ class PeopleSettings(_Model):
     session_idle_seconds: Annotated[int, Field(ge=60, le=86400)] = 1800
     session_absolute_seconds: Annotated[int, Field(ge=300, le=86400)] = 43200
     flow_seconds: Annotated[int, Field(ge=60, le=1800)] = 600  # one sign-in page to the next
+    launch_seconds: Annotated[int, Field(ge=30, le=3600)] = 600  # an EHR launch, until the app's code
     backoff_after: Annotated[int, Field(ge=1, le=99)] = 5
     lock_after: Annotated[int, Field(ge=2, le=100)] = 100  # NIST SP 800-63B 5.2.2: no more than 100
     address_backoff_after: Annotated[int, Field(ge=1, le=1000)] = 20

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from phigate.people.access import RolePolicy, approve, offer
+from phigate.oauth.rfc6749.authorization_request import RedirectedError, check_request
+from phigate.people.access import RolePolicy, approve, offer, wants_patient_choice
 from phigate.people.attempts import AttemptPolicy, Failures, Verdict, account_key
 from phigate.people.errors import UserError
 from phigate.people.passwords import hash_password, verify
@@ -121,6 +122,55 @@ def test_a_clinician_without_a_patient_in_context_gets_no_patient_scopes() -> No
     registered = ScopeSet.parse("openid launch/patient patient/*.rs user/*.rs")
     offered = offer(asked, registered, user(Role.clinician, "Practitioner/p1"), policy)
     assert offered.patient is None and offered.scopes.to_string() == "openid user/Observation.rs"
+
+
+def test_a_patient_in_context_from_a_launch_or_the_picker_opens_patient_scopes() -> None:
+    policy = RolePolicy.from_settings(PeopleSettings())
+    asked = registered = ScopeSet.parse("openid launch launch/patient launch/encounter patient/*.rs")
+    clinician = user(Role.clinician, "Practitioner/p1")
+    picked = offer(asked, registered, clinician, policy, patient="pat-7")
+    assert picked.patient == "pat-7" and picked.encounter is None
+    assert picked.scopes.to_string() == "launch launch/patient openid patient/*.rs"  # no encounter: no scope
+    launched = offer(asked, registered, clinician, policy, patient="pat-7", encounter="enc-1")
+    assert "launch/encounter" in launched.scopes.named and launched.encounter == "enc-1"
+    # A patient user is always their own context, whatever the caller passes.
+    own = offer(asked, registered, user(Role.patient, "Patient/pat-1"), policy, patient="pat-7")
+    assert own.patient == "pat-1"
+
+
+def test_the_picker_is_wanted_only_for_launch_patient_without_a_patient() -> None:
+    policy = RolePolicy.from_settings(PeopleSettings())
+    asked = registered = ScopeSet.parse("openid launch/patient patient/*.rs")
+    clinician = user(Role.clinician, "Practitioner/p1")
+    assert wants_patient_choice(asked, offer(asked, registered, clinician, policy))
+    assert not wants_patient_choice(asked, offer(asked, registered, clinician, policy, patient="pat-7"))
+    plain = ScopeSet.parse("openid user/*.rs")
+    assert not wants_patient_choice(plain, offer(plain, registered, clinician, policy))
+    assert not wants_patient_choice(
+        asked, offer(asked, registered, user(Role.patient, "Patient/pat-1"), policy)
+    )
+
+
+def launch_params(**change: str | None) -> dict[str, str]:
+    params = {"response_type": "code", "client_id": "app", "redirect_uri": "https://app.example/cb",
+              "state": "s1", "scope": "openid launch patient/*.rs", "aud": "https://gw/fhir",
+              "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+              "code_challenge_method": "S256", "launch": "abc"}  # fmt: skip
+    return {k: v for k, v in {**params, **change}.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [({"scope": "openid patient/*.rs"}, "invalid_scope"), ({"launch": None}, "invalid_scope")],
+)
+def test_launch_and_the_launch_scope_come_together(change: dict[str, str | None], error: str) -> None:
+    with pytest.raises(RedirectedError) as refused:
+        check_request(
+            launch_params(**change), ("https://app.example/cb",), ("https://gw/fhir",), "https://gw"
+        )
+    assert refused.value.error == error and "error=" + error in refused.value.location
+    checked = check_request(launch_params(), ("https://app.example/cb",), ("https://gw/fhir",), "https://gw")
+    assert checked.launch == "abc"
 
 
 def test_the_person_may_only_narrow_what_was_offered() -> None:

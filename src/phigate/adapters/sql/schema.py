@@ -381,3 +381,16 @@ people_break_glass = Table(
     Column("closed_at", Float, nullable=True),
     Column("note", LargeBinary, nullable=True),  # sealed by the keyring
 )
+
+
+people_launches = Table(
+    "people_launches",
+    metadata,
+    Column("launch_hash", String(64), primary_key=True),  # SHA-256 of the opaque launch value
+    Column("client_id", String(128), nullable=False),
+    Column("context", LargeBinary, nullable=False),  # patient and encounter, sealed by the keyring
+    Column("user_id", String(32), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+)

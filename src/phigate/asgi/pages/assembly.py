@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from phigate.adapters.memory_counters import open_attempt_counters
 from phigate.adapters.sql.break_glass import SqlBreakGlass
+from phigate.adapters.sql.launches import SqlLaunches
 from phigate.adapters.sql.people import SqlApps, SqlGrants, SqlSessions, SqlUsers
+from phigate.asgi.pages.patients import PatientDirectory
 from phigate.asgi.pages.routes import PeoplePages
 from phigate.asgi.services import Services
 from phigate.monitor.detectors import Alert
@@ -20,11 +22,13 @@ from phigate.oauth.rfc9068 import AccessTokens
 from phigate.oauth.signin import SignIn
 from phigate.oauth.smart.authorize import AppAuthorization
 from phigate.oauth.smart.break_glass import EmergencyAccess
+from phigate.oauth.smart.ehr_launch import AuditSink, EhrLaunches
 from phigate.oauth.smart.launch import LaunchTokens, Revoker
 from phigate.people.access import RolePolicy
 from phigate.people.attempts import AttemptPolicy
 from phigate.people.break_glass import EmergencyPolicy
 from phigate.people.sessions import SessionPolicy
+from phigate.proxy import UpstreamPool
 from phigate.settings import Settings
 
 
@@ -36,6 +40,7 @@ class PeopleSide:
     grants: SqlGrants
     revoker: Revoker
     break_glass: SqlBreakGlass
+    ehr_launches: EhrLaunches
 
 
 def people_side(
@@ -46,8 +51,14 @@ def people_side(
     authenticator: AssertionAuthenticator,
     alerts: Callable[[Alert], None] | None = None,
     audit: Callable[..., None] | None = None,
+    upstreams: Mapping[str, UpstreamPool] | None = None,
+    launch_audit: AuditSink | None = None,
 ) -> PeopleSide:
-    """``alerts`` raises an alert on the node's desk (each break-glass use); ``audit`` records sign-ins."""
+    """``alerts`` raises an alert on the node's desk (each break-glass use); ``audit`` records sign-ins.
+
+    ``upstreams``: the node's upstream pools by name; the patient picker searches the one behind each route.
+    ``launch_audit`` records each EHR launch started through the admin API.
+    """
     people = settings.people
     users, grants = SqlUsers(services.db, services.keyring), SqlGrants(services.db)
     revoker = Revoker(grants, services.shared.revocations)
@@ -74,7 +85,11 @@ def people_side(
     sessions = SessionPolicy(people.session_idle_seconds, people.session_absolute_seconds)
     signin = SignIn(users, SqlSessions(services.db), open_attempt_counters(services.shared), attempts, roles,
                     sessions, audit=audit)  # fmt: skip
-    authorization = AppAuthorization(services.clients, SqlApps(services.db), roles, codes, endpoints)
+    launches = SqlLaunches(services.db, services.keyring)
+    apps = SqlApps(services.db)
+    authorization = AppAuthorization(services.clients, apps, roles, codes, endpoints, launches)
+    routes = zip(endpoints.fhir_bases, settings.routes, strict=True)
+    by_base = {base: upstreams[route.upstream] for base, route in routes} if upstreams else {}
     break_glass = SqlBreakGlass(services.db, services.keyring)
     emergency = EmergencyAccess(
         authorization, EmergencyPolicy.from_settings(people.break_glass), break_glass, alerts
@@ -91,5 +106,8 @@ def people_side(
         session_seconds=people.session_absolute_seconds,
         emergency=emergency,
         revoke_user=revoker.user,
+        patients=PatientDirectory(by_base) if by_base else None,
     )
-    return PeopleSide(launch, pages, users, grants, revoker, break_glass)
+    ehr_launches = EhrLaunches(services.clients, apps, users, launches, endpoints, people.launch_seconds,
+                               launch_audit)  # fmt: skip
+    return PeopleSide(launch, pages, users, grants, revoker, break_glass, ehr_launches)

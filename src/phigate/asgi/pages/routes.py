@@ -3,7 +3,9 @@
 ``GET /oauth2/authorize`` checks the app's request, then shows the sign-in
 page or, within a live session (SSO), the consent page. ``POST
 /oauth2/signin`` takes the password, ``POST /oauth2/mfa`` the second factor
-(and completes TOTP enrolment), ``POST /oauth2/consent`` the person's choice,
+(and completes TOTP enrolment), ``POST /oauth2/patient`` searches and chooses
+the patient when a standalone launch asks for ``launch/patient`` and the person
+is not a patient (the picker), ``POST /oauth2/consent`` the person's choice,
 which redirects to the app with a code. ``GET /oauth2/userinfo`` is OpenID
 Connect's UserInfo endpoint.
 """
@@ -11,7 +13,7 @@ Connect's UserInfo endpoint.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -21,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from phigate.asgi.pages.patients import PatientChoice, PatientDirectory
 from phigate.asgi.pages.rendering import (
     BROWSER_COOKIE,
     SESSION_COOKIE,
@@ -31,7 +34,7 @@ from phigate.asgi.pages.rendering import (
     set_cookie,
 )
 from phigate.asgi.pages.scopes import described
-from phigate.errors import AuthenticationRequired, Forbidden
+from phigate.errors import AuthenticationRequired, Forbidden, UpstreamError
 from phigate.oauth.flow import Flow, FlowRefused, FlowSeal, new_browser_binding
 from phigate.oauth.jose import TokenError
 from phigate.oauth.mfa import totp
@@ -43,7 +46,7 @@ from phigate.oauth.rfc6749.authorization_request import (
 )
 from phigate.oauth.rfc9068 import AccessTokens
 from phigate.oauth.signin import Outcome, SignIn
-from phigate.oauth.smart.authorize import AppAuthorization
+from phigate.oauth.smart.authorize import AppAuthorization, LaunchRefused
 from phigate.oauth.smart.break_glass import EmergencyAccess, EmergencyRefused
 from phigate.people.errors import UserError
 from phigate.people.sessions import Session
@@ -75,12 +78,14 @@ class PeoplePages:
     clock: Callable[[], float] = field(default=time.time)
     emergency: EmergencyAccess | None = None  # break-glass (HIPAA 164.312(a)(2)(ii))
     revoke_user: Callable[[str], Awaitable[int]] | None = None  # on sign-out: the person's refresh families
+    patients: PatientDirectory | None = None  # the patient picker's search (standalone launch/patient)
 
     def routes(self) -> list[Route]:
         return [
             Route("/oauth2/authorize", self.authorize, methods=["GET"]),
             Route("/oauth2/signin", self.password, methods=["POST"]),
             Route("/oauth2/mfa", self.second_factor, methods=["POST"]),
+            Route("/oauth2/patient", self.patient, methods=["POST"]),
             Route("/oauth2/consent", self.consent, methods=["POST"]),
             Route("/oauth2/break-glass", self.break_glass, methods=["POST"]),
             Route("/oauth2/userinfo", self.userinfo, methods=["GET"]),
@@ -153,7 +158,14 @@ class PeoplePages:
         target = origin(flow.request.redirect_uri)
         if form.get("decision") != "allow":
             return see_other(self.authorization.denied(flow.request), target)
-        location = await self.authorization.approve(flow.request, user, session, chosen, self.clock())
+        try:
+            location = await self.authorization.approve(
+                flow.request, user, session, chosen, self.clock(), flow.patient
+            )
+        except RedirectedError as error:  # the EHR launch was used up meanwhile (another tab, another node)
+            return see_other(error.location, target)
+        except LaunchRefused as error:
+            return _launch_refused(error)
         log.info(
             "consent_given",
             client_id=flow.request.client_id,
@@ -161,6 +173,52 @@ class PeoplePages:
             approved=location is not None,
         )
         return see_other(location or self.authorization.denied(flow.request), target)
+
+    async def patient(self, request: Request) -> Response:
+        """The patient picker: ``q`` searches, ``patient`` chooses (checked upstream), then consent."""
+        form = await _form(request)
+        flow, browser = self._flow(request, form, "patient")
+        live = await self.signin.session(request.cookies.get(SESSION_COOKIE))
+        if flow is None or browser is None or live is None or live[1].user_id != flow.user_id:
+            return _expired()
+        if self.patients is None:
+            return _expired()
+        session, user = live
+        aud, query, address = flow.request.aud, form.get("q", "")[:64], _address(request)
+        try:
+            if form.get("patient"):
+                found = await self.patients.find(aud, form["patient"])
+                if found is None:
+                    return await self._patient_page(flow.request, user, browser, 400,
+                                                    "That patient was not found. Search again.")  # fmt: skip
+                self._audit("launch.patient_chosen", flow, user, address, (found,))
+                chosen = found.patient_id
+                return await self._consent_page(flow.request, user, browser, session, patient=chosen)
+            results = await self.patients.search(aud, query)
+        except UpstreamError:
+            return await self._patient_page(flow.request, user, browser, 503, "The patient list is not "
+                                            "available right now. Try again in a moment.", query)  # fmt: skip
+        self._audit("launch.patient_search", flow, user, address, results)
+        message = None if results else "No patient matches. Check the spelling, or search by identifier."
+        return await self._patient_page(flow.request, user, browser, 200, message, query, results)
+
+    async def _patient_page(
+        self, checked: AuthorizationRequest, user: User, browser: str, status: int = 200,
+        message: str | None = None, query: str = "", results: list[PatientChoice] | None = None,
+    ) -> Response:  # fmt: skip
+        sealed = self.flows.seal(Flow(checked, "patient", user.user_id), browser, self.clock())
+        return page("patient.html", status, title="Choose a patient", flow=sealed, message=message,
+                    user_name=user.display_name, app_name=await self._app_name(checked), query=query,
+                    results=results or [])  # fmt: skip
+
+    def _audit(
+        self, action: str, flow: Flow, user: User, address: str, shown: Sequence[PatientChoice]
+    ) -> None:
+        """The picker's disclosures: whose names and birth dates the person was shown, through which app."""
+        if self.signin.audit is not None:
+            self.signin.audit(action, user=user.user_id, source_ip=address, client_id=flow.request.client_id,
+                              resource_type="Patient", patients=tuple(c.patient_id for c in shown),
+                              rules={"results": len(shown)})  # fmt: skip
 
     async def break_glass(self, request: Request) -> Response:
         """The consent page's emergency path: a stated reason, then a code for the emergency scopes."""
@@ -175,10 +233,16 @@ class PeoplePages:
                         message=EmergencyRefused.message)  # fmt: skip
         try:
             location = await self.emergency.grant(
-                flow.request, user, session, form.get("reason", ""), self.clock()
+                flow.request, user, session, form.get("reason", ""), self.clock(), flow.patient
             )
         except UserError as error:
-            return await self._consent_page(flow.request, user, browser, session, 400, error.message)
+            return await self._consent_page(
+                flow.request, user, browser, session, 400, error.message, flow.patient
+            )
+        except RedirectedError as error:
+            return see_other(error.location, origin(flow.request.redirect_uri))
+        except LaunchRefused as error:
+            return _launch_refused(error)
         except EmergencyRefused as error:
             return page("error.html", 403, title="Emergency access is not available", message=error.message)
         return see_other(location, origin(flow.request.redirect_uri))
@@ -246,12 +310,18 @@ class PeoplePages:
 
     async def _consent_page(
         self, checked: AuthorizationRequest, user: User, browser: str, session: Session, status: int = 200,
-        message: str | None = None,
+        message: str | None = None, patient: str | None = None,
     ) -> Response:  # fmt: skip
-        offered = await self.authorization.offer(checked, user)
+        try:
+            offered = await self.authorization.offer(checked, user, patient)
+        except LaunchRefused as error:
+            return _launch_refused(error)
+        if self.patients is not None and self.authorization.needs_patient(checked, offered):
+            return await self._patient_page(checked, user, browser)
         emergency = self.emergency is not None and self.emergency.available(user, session)
         minimum = self.emergency.policy.min_reason if self.emergency is not None else 0
-        sealed = self.flows.seal(Flow(checked, "consent", user.user_id), browser, self.clock())
+        flow = Flow(checked, "consent", user.user_id, offered.patient)
+        sealed = self.flows.seal(flow, browser, self.clock())
         name, scopes = await self._app_name(checked), described(offered.scopes)
         # The consent form's post ends in a redirect to the app: its origin must be a form-action.
         target = origin(checked.redirect_uri)
@@ -274,6 +344,10 @@ class PeoplePages:
 
 async def _stylesheet(_: Request) -> Response:
     return Response(STYLESHEET, media_type="text/css", headers={"cache-control": "public, max-age=3600"})
+
+
+def _launch_refused(error: LaunchRefused) -> Response:
+    return page("error.html", 403, title="This launch cannot be completed", message=error.message)
 
 
 def _expired() -> Response:

@@ -8,8 +8,9 @@ NAMED = {
     "openid": "Know who you are",
     "fhirUser": "See which record in the system is you",
     "profile": "See your name",
-    "launch": "Start within your current record",
+    "launch": "Open with the patient (and encounter) chosen in the EHR",
     "launch/patient": "Know which patient the app is for",
+    "launch/encounter": "Know which encounter the app is for",
     "offline_access": "Keep access after you close the app, until you revoke it or it expires",
     "online_access": "Keep access while you stay signed in",
 }

@@ -6,7 +6,10 @@ every error is shown to the person and nothing redirects (no open redirector,
 ASVS 10.4.1). After that, errors go back to the app at its redirect URI with
 ``state`` and ``iss`` (RFC 9207): ``response_type`` other than ``code``
 (no implicit grant), a missing ``state``, PKCE missing or ``plain``, an ``aud``
-that is not one of the gateway's FHIR bases, an invalid scope.
+that is not one of the gateway's FHIR bases, an invalid scope, a ``launch``
+without the ``launch`` scope or the scope without a ``launch`` (EHR launch).
+Whether the launch context exists is the caller's check
+(:meth:`phigate.oauth.smart.authorize.AppAuthorization.check`).
 """
 
 from __future__ import annotations
@@ -130,6 +133,8 @@ def check_request(
         raise fail("invalid_scope", error.message) from None
     if not scope:
         raise fail("invalid_scope", "The scope parameter is required.")
-    if request.launch is not None:
-        raise fail("invalid_request", "EHR launch is not offered by this server; use a standalone launch.")
+    if request.launch is not None and "launch" not in scope.named:
+        raise fail("invalid_scope", "An EHR launch (the launch parameter) needs the launch scope.")
+    if "launch" in scope.named and request.launch is None:
+        raise fail("invalid_scope", "The launch scope needs the launch parameter of an EHR launch.")
     return request

@@ -42,13 +42,17 @@ class EmergencyAccess:
         return self.policy.may(user) and session.acr == AAL2
 
     async def grant(
-        self, request: AuthorizationRequest, user: User, session: Session, reason: str, now: float
-    ) -> str:
-        """The redirect URL with a code for the emergency scopes; raises EmergencyRefused or UserError."""
+        self, request: AuthorizationRequest, user: User, session: Session, reason: str, now: float,
+        patient: str | None = None,
+    ) -> str:  # fmt: skip
+        """The redirect URL with a code for the emergency scopes; raises EmergencyRefused or UserError.
+
+        ``patient``: the one chosen in the patient picker, when the launch had none in context.
+        """
         if not self.available(user, session):
             raise EmergencyRefused()
         stated = self.policy.reason(reason)
-        offered = await self.authorization.emergency_offer(request, user, self.policy)
+        offered = await self.authorization.emergency_offer(request, user, self.policy, patient)
         if not offered.scopes:
             raise EmergencyRefused("The app asks for nothing emergency access could grant.")
         record = BreakGlass(

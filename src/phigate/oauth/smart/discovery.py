@@ -1,8 +1,10 @@
 """``[fhir-base]/.well-known/smart-configuration`` (SMART App Launch 2.x, section 4.2).
 
 Backend Services (client_credentials with private_key_jwt) always; with
-``people`` on, the standalone launch for apps acting for people: public and
-confidential apps, OpenID Connect, patient and user scopes, offline access.
+``people`` on, the standalone and EHR launches for apps acting for people:
+public and confidential apps, OpenID Connect, patient context (from the EHR or
+the patient picker), encounter context from the EHR, patient and user scopes,
+offline access.
 Public apps are announced by the ``client-public`` capability; the OpenID
 document also lists ``none`` among the token endpoint's methods (RFC 8414).
 """
@@ -17,6 +19,9 @@ from phigate.people.roles import PEOPLE_SCOPES
 CAPABILITIES = ("client-confidential-asymmetric", "permission-v1", "permission-v2")
 PEOPLE_CAPABILITIES = (
     "launch-standalone",
+    "launch-ehr",
+    "context-ehr-patient",
+    "context-ehr-encounter",
     "client-public",
     "sso-openid-connect",
     "context-standalone-patient",

@@ -122,6 +122,8 @@ class LaunchTokens:
         if approval.patient:
             reply["patient"] = approval.patient
             reply["need_patient_banner"] = True
+        if approval.encounter:
+            reply["encounter"] = approval.encounter
         if with_id_token and "openid" in scope:
             reply["id_token"] = id_token(self.tokens.keys, self.tokens.issuer, approval, int(now), scope)
         family_id = None
