@@ -1,10 +1,11 @@
 """``phigate user``: people who sign in (clinicians, patients, staff) and the apps they launch.
 
 A TOTP secret and recovery codes are printed once, when made, and never again
-(the store keeps the secret sealed and only hashes of the codes). Disabling a
-user ends their sessions and revokes their refresh tokens at once; their
-access tokens stop on every node when the shared state is Redis (else within
-their short lifetime).
+(the store keeps the secret sealed and only hashes of the codes). Security keys
+(WebAuthn) are enrolled by the person on the enrolment page; ``show`` lists
+them by name and dates, never their key material. Disabling a user ends their
+sessions and revokes their refresh tokens at once; their access tokens stop on
+every node when the shared state is Redis (else within their short lifetime).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from phigate.people.break_glass import BreakGlass, BreakGlassStore, check_note, 
 from phigate.people.errors import UnknownBreakGlass, UnknownUser
 from phigate.people.passwords import hash_password
 from phigate.people.roles import Role
+from phigate.people.security_keys import SecurityKey
 from phigate.people.users import User, UserStatus, check_username
 from phigate.settings import ResolvedSettings
 from phigate.types import ClientId, VendorId
@@ -167,11 +169,13 @@ def list_users(config: ConfigOption = Path("phigate.yaml"), as_json: JsonOption 
 
 @user_app.command("show")
 def show(username: str, config: ConfigOption = Path("phigate.yaml"), as_json: JsonOption = False) -> None:
-    """One user."""
+    """One user, with their security keys (name, created, last used)."""
 
     async def work(resolved: ResolvedSettings) -> dict[str, Any]:
         async with _users(resolved) as (_, users):
-            return _view(await _by_name(users, username))
+            user = await _by_name(users, username)
+            keys = await users.security_keys(user.user_id)
+            return _view(user) | {"security_keys": [_key_view(key) for key in keys]}
 
     emit(run_with_settings(config, work), as_json, _render)
 
@@ -214,13 +218,14 @@ def unlock(username: str, config: ConfigOption = Path("phigate.yaml"), as_json: 
 def reset_mfa(
     username: str, config: ConfigOption = Path("phigate.yaml"), as_json: JsonOption = False
 ) -> None:
-    """Remove the user's TOTP factor and recovery codes; they enrol again at their next sign-in."""
+    """Remove the user's TOTP factor, recovery codes and security keys; they enrol again at next sign-in."""
 
     async def work(resolved: ResolvedSettings) -> dict[str, Any]:
         async with _users(resolved) as (db, users):
             user = await users.set_totp((await _by_name(users, username)).user_id, None, ())
+            removed = await users.remove_security_keys(user.user_id)
             await SqlSessions(db).end_all(user.user_id)
-        return _view(user)
+        return _view(user) | {"security_keys_removed": removed}
 
     emit(run_with_settings(config, work), as_json, _render)
 
@@ -264,13 +269,29 @@ def _view(user: User) -> dict[str, Any]:
             "locked": user.locked, "totp": user.totp_enrolled}  # fmt: skip
 
 
+def _key_view(key: SecurityKey) -> dict[str, Any]:
+    """A security key as an administrator sees it: never the credential id or public key."""
+    used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else None
+    return {
+        "name": key.name,
+        "created_at": key.created_at.isoformat(timespec="seconds"),
+        "last_used_at": used,
+    }
+
+
 def _line(view: dict[str, Any]) -> str:
     flags = " locked" if view["locked"] else ""
     return f"{view['username']:<32} {view['role']:<17} {view['status']:<9} {view['fhir_user'] or '-'}{flags}"
 
 
 def _render(view: dict[str, Any]) -> str:
-    lines = [f"  {key}: {value}" for key, value in view.items() if key not in ("recovery_codes",)]
+    lines = [
+        f"  {key}: {value}" for key, value in view.items() if key not in ("recovery_codes", "security_keys")
+    ]
+    if "security_keys" in view:
+        lines.append(f"  security keys: {len(view['security_keys']) or 'none'}")
+        lines += [f"    {k['name']} (created {k['created_at']}, last used {k['last_used_at'] or 'never'})"
+                  for k in view["security_keys"]]  # fmt: skip
     if "recovery_codes" in view:
         lines.append("  recovery codes (each works once; shown only now):")
         lines += [f"    {code}" for code in view["recovery_codes"]]

@@ -4,13 +4,16 @@ Outcomes, not exceptions (decisions are values). The caller renders each one;
 an unknown username, a disabled user and a wrong password give the same
 ``refused`` after the same argon2 work, and throttling is keyed by the username
 typed, so a response never tells whether an account exists (ASVS 6.3.8).
+
+The second factor is a TOTP code, a recovery code or a security key
+(WebAuthn); each failure counts in the same throttling and lockout counters.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -18,6 +21,7 @@ from typing import Any
 import structlog
 
 from phigate.oauth.mfa import totp
+from phigate.oauth.mfa.webauthn import KeyCheck, KeyResponse, KeyVerdict, SecurityKeys
 from phigate.people.access import RolePolicy
 from phigate.people.attempts import AttemptCounters, AttemptPolicy, Verdict, account_key, address_key
 from phigate.people.passwords import verify
@@ -54,6 +58,7 @@ class SignIn:
     session_policy: SessionPolicy
     clock: Callable[[], float] = time.time
     audit: Callable[..., None] | None = None  # the node's audit trail (security events); None: logs only
+    keys: SecurityKeys | None = None  # WebAuthn; None when the issuer cannot be a relying party
 
     def _event(
         self, action: str, user_id: str | None, address: str, outcome: str = "ok", **rules: Any
@@ -79,19 +84,15 @@ class SignIn:
             return Result(Outcome.locked)
         if not self.roles.needs_mfa(user):
             return Result(Outcome.signed_in, user, await self._start(user, name, address, None))
-        return Result(Outcome.second_factor if user.totp_enrolled else Outcome.enrol, user)
+        enrolled = user.totp_enrolled or bool(await self.users.security_keys(user.user_id))
+        return Result(Outcome.second_factor if enrolled else Outcome.enrol, user)
 
     async def second_factor(self, user_id: str, code: str, address: str) -> Result:
         """A TOTP code or a recovery code for a user whose password was just proven."""
         now = self.clock()
-        user = await self.users.get(user_id)
-        if user is None or not user.active:
-            return Result(Outcome.refused)
-        throttled = await self._throttled(user.username, address, now)
-        if throttled is not None:
-            return Result(throttled)
-        if user.locked:
-            return Result(Outcome.locked)
+        user = await self._proving(user_id, address, now)
+        if isinstance(user, Result):
+            return user
         if not await self._second_factor_right(user, code, now):
             return Result(await self._failed(user.username, address, now, user))
         return Result(Outcome.signed_in, user, await self._start(user, user.username, address, "otp"))
@@ -100,10 +101,71 @@ class SignIn:
         """The first TOTP code from a newly enrolled authenticator: it proves the factor and signs in."""
         return await self.second_factor(user_id, code, address)
 
+    async def security_key(self, user_id: str, response: KeyResponse, address: str) -> Result:
+        """A WebAuthn assertion by one of the user's security keys, after the password."""
+        keys = self.keys
+        if keys is None:
+            return Result(Outcome.refused)
+        return await self._key(
+            user_id, address, lambda user, now: keys.authenticate(user.user_id, response, now)
+        )
+
+    async def enrol_security_key(
+        self, user_id: str, response: KeyResponse, name: str, address: str
+    ) -> Result:
+        """A new security key, made right after the password by a user who has no second factor yet.
+
+        Like a first TOTP code, the new key proves the factor and signs in (``hwk``).
+        A user who has a factor already cannot add one this way: that would let
+        the password alone replace the second factor.
+        """
+        keys = self.keys
+
+        async def register(user: User, now: float) -> KeyCheck:
+            if user.totp_enrolled or await self.users.security_keys(user.user_id):
+                return KeyCheck(KeyVerdict.refused, "webauthn.already_enrolled")
+            return await keys.register(user, response, name, now) if keys else KeyCheck(KeyVerdict.refused)
+
+        return await self._key(user_id, address, register)
+
+    async def _key(
+        self, user_id: str, address: str, check: Callable[[User, float], Awaitable[KeyCheck]]
+    ) -> Result:
+        now = self.clock()
+        user = await self._proving(user_id, address, now)
+        if isinstance(user, Result):
+            return user
+        checked = await check(user, now)
+        if checked.verdict is KeyVerdict.cloned:
+            # NIST SP 800-63B 5.1.7.1 / WebAuthn 6.1.1: a counter that went backwards may mean a clone.
+            name = checked.key.name if checked.key else ""
+            log.warning("security_key_counter_regressed", user_id=user.user_id, key=name)
+            self._event("signin.key_cloned", user.user_id, address, "refused", key=name)
+        if checked.verdict is not KeyVerdict.accepted:
+            log.info("security_key_refused", user_id=user.user_id, reason=checked.reason)
+            return Result(await self._failed(user.username, address, now, user))
+        return Result(Outcome.signed_in, user, await self._start(user, user.username, address, "hwk"))
+
+    async def _proving(self, user_id: str, address: str, now: float) -> User | Result:
+        """The user about to prove a second factor, or the result that stops them trying now."""
+        user = await self.users.get(user_id)
+        if user is None or not user.active:
+            return Result(Outcome.refused)
+        throttled = await self._throttled(user.username, address, now)
+        if throttled is not None:
+            return Result(throttled)
+        if user.locked:
+            return Result(Outcome.locked)
+        return user
+
     async def _second_factor_right(self, user: User, code: str, now: float) -> bool:
-        secret = await self.users.totp_secret(user.user_id)
         if totp.looks_like_recovery_code(code):
             return await self.users.use_recovery_code(user.user_id, totp.recovery_hash(code))
+        # A TOTP secret not confirmed yet counts only while it is the enrolment in progress: once the
+        # person enrolled a security key instead, the secret shown on that enrolment page proves nothing.
+        if not user.totp_enrolled and await self.users.security_keys(user.user_id):
+            return False
+        secret = await self.users.totp_secret(user.user_id)
         step = totp.matching_step(secret, code, now) if secret is not None else None
         return step is not None and await self.users.claim_totp_step(user.user_id, step)
 

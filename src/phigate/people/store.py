@@ -1,15 +1,18 @@
 """The durable record of users, their second factors and sessions, shared by every gateway node.
 
 One implementation: :class:`phigate.adapters.sql.people.SqlPeople` (SQLite or
-PostgreSQL). Every single-use step (a TOTP time step, a recovery code) is one
-conditional update, so two nodes never both accept the same code.
+PostgreSQL). Every single-use step (a TOTP time step, a recovery code, a
+security key's signature counter) is one conditional update, so two nodes
+never both accept the same code or assertion.
 """
 
 from __future__ import annotations
 
 import builtins
+from datetime import datetime
 from typing import Protocol
 
+from phigate.people.security_keys import SecurityKey
 from phigate.people.sessions import Session
 from phigate.people.users import User, UserStatus
 
@@ -53,6 +56,34 @@ class UserStore(Protocol):
 
     async def use_recovery_code(self, user_id: str, code_hash: str) -> bool:
         """True for exactly one use of an unused recovery code."""
+        ...
+
+    async def add_security_key(self, key: SecurityKey) -> bool:
+        """Store a newly registered WebAuthn credential; False when its id is taken (by anyone)."""
+        ...
+
+    async def security_keys(self, user_id: str) -> builtins.list[SecurityKey]:
+        """The user's WebAuthn credentials, oldest first (none: an empty list)."""
+        ...
+
+    async def security_key(self, user_id: str, credential_id: str) -> SecurityKey | None:
+        """The credential with this id if it is this user's; ``None`` if unknown or another's."""
+        ...
+
+    async def claim_sign_count(
+        self, user_id: str, credential_id: str, sign_count: int, used_at: datetime
+    ) -> bool:
+        """Record a verified assertion's counter; True once per counter value that moved forward.
+
+        The counter must exceed the stored one, or both be zero (an authenticator
+        without a counter); the check and the write are one atomic step across
+        nodes. False means a counter at or below one seen before: a replay or a
+        cloned authenticator. ``used_at`` becomes the credential's last use.
+        """
+        ...
+
+    async def remove_security_keys(self, user_id: str) -> int:
+        """Remove every WebAuthn credential of the user (``reset-mfa``); how many there were."""
         ...
 
 

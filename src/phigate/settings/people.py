@@ -47,6 +47,19 @@ class BreakGlassSettings(_Model):
         return self
 
 
+class WebAuthnSettings(_Model):
+    """Security keys and platform authenticators (WebAuthn) as a second factor, beside TOTP.
+
+    The relying party is the issuer: its host is the RP ID and its origin the
+    only accepted origin. Browsers refuse an IP address as RP ID, so with an
+    issuer such as ``https://127.0.0.1:8443`` security keys are not offered.
+    """
+
+    enabled: bool = True
+    rp_name: Annotated[str, Field(min_length=1, max_length=64)] = "phigate"  # shown by the browser's prompt
+    ceremony_seconds: Annotated[int, Field(ge=30, le=600)] = 300  # one challenge, from the page to the key
+
+
 class PeopleSettings(_Model):
     enabled: bool = True
     roles: dict[str, RoleSettings] = Field(default_factory=dict)  # keyed by role name (clinician, ...)
@@ -62,6 +75,7 @@ class PeopleSettings(_Model):
     max_backoff_seconds: Annotated[float, Field(gt=0, le=86400)] = 3600.0
     totp_issuer: str = "phigate"
     break_glass: BreakGlassSettings = Field(default_factory=BreakGlassSettings)
+    webauthn: WebAuthnSettings = Field(default_factory=WebAuthnSettings)
 
     @model_validator(mode="after")
     def _known_roles(self) -> PeopleSettings:

@@ -146,6 +146,9 @@ class Users:
             return True
         return False
 
+    async def security_keys(self, user_id: str) -> list[Any]:
+        return []  # WebAuthn: tests/unit/oauth_people/test_webauthn.py
+
 
 class Sessions:
     def __init__(self) -> None:

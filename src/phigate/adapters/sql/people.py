@@ -1,7 +1,8 @@
 """People and their apps' grants in the durable store: users, second factors, sessions, codes, refresh tokens.
 
-TOTP secrets are sealed by the keyring, bound to the user's row. Every
-single-use step (a TOTP time step, a recovery code, an authorization code, a
+TOTP secrets are sealed by the keyring, bound to the user's row; WebAuthn
+public keys are public and stored as they came. Every single-use step (a TOTP
+time step, a recovery code, a security key's counter, an authorization code, a
 refresh token) is one conditional ``UPDATE`` whose row count says whether this
 call was first, so two nodes never both accept one value.
 """
@@ -25,11 +26,13 @@ from phigate.adapters.sql.schema import (
     people_recovery_codes,
     people_sessions,
     people_users,
+    webauthn_credentials,
 )
 from phigate.people.apps import check_redirect_uris
 from phigate.people.errors import UnknownUser, UserError
 from phigate.people.grants import Approval, CodeGrant, Issued, Redemption, RefreshGrant
 from phigate.people.roles import Role
+from phigate.people.security_keys import SecurityKey
 from phigate.people.sessions import Session
 from phigate.people.users import User, UserStatus
 from phigate.ports import DataCipher
@@ -119,6 +122,61 @@ class SqlUsers:
         async with self._db.begin() as connection:
             return (await connection.execute(statement)).rowcount == 1
 
+    async def add_security_key(self, key: SecurityKey) -> bool:
+        row = {
+            "credential_id": key.credential_id,
+            "user_id": key.user_id,
+            "public_key": key.public_key,
+            "sign_count": key.sign_count,
+            "transports": " ".join(key.transports),
+            "name": key.name,
+            "created_at": key.created_at,
+            "last_used_at": key.last_used_at,
+        }
+        try:
+            async with self._db.begin() as connection:
+                await connection.execute(insert(webauthn_credentials).values(row))
+        except IntegrityError:
+            return False  # that credential id is registered already: never re-bound to another user
+        return True
+
+    async def security_keys(self, user_id: str) -> builtins.list[SecurityKey]:
+        table = webauthn_credentials
+        query = select(table).where(table.c.user_id == user_id).order_by(table.c.created_at)
+        async with self._db.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_security_key(row) for row in rows]
+
+    async def security_key(self, user_id: str, credential_id: str) -> SecurityKey | None:
+        table = webauthn_credentials
+        query = select(table).where(table.c.credential_id == credential_id, table.c.user_id == user_id)
+        async with self._db.connect() as connection:
+            row = (await connection.execute(query)).one_or_none()
+        return None if row is None else _security_key(row)
+
+    async def claim_sign_count(
+        self, user_id: str, credential_id: str, sign_count: int, used_at: datetime
+    ) -> bool:
+        column = webauthn_credentials.c.sign_count
+        # The rule of phigate.people.security_keys.counter_moved, as one conditional update.
+        moved = column == 0 if sign_count == 0 else column < sign_count
+        statement = (
+            update(webauthn_credentials)
+            .where(
+                webauthn_credentials.c.credential_id == credential_id,
+                webauthn_credentials.c.user_id == user_id,
+                moved,
+            )
+            .values(sign_count=sign_count, last_used_at=used_at)
+        )
+        async with self._db.begin() as connection:
+            return (await connection.execute(statement)).rowcount == 1
+
+    async def remove_security_keys(self, user_id: str) -> int:
+        statement = delete(webauthn_credentials).where(webauthn_credentials.c.user_id == user_id)
+        async with self._db.begin() as connection:
+            return int((await connection.execute(statement)).rowcount)
+
     async def _one(self, condition: Any) -> User | None:
         async with self._db.connect() as connection:
             row = (await connection.execute(select(people_users).where(condition))).one_or_none()
@@ -166,6 +224,19 @@ def _user(row: Row[tuple[object, ...]]) -> User:
         totp_enrolled=bool(row.totp_enrolled),
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+    )
+
+
+def _security_key(row: Row[tuple[object, ...]]) -> SecurityKey:
+    return SecurityKey(
+        credential_id=row.credential_id,
+        user_id=row.user_id,
+        public_key=bytes(row.public_key),
+        sign_count=int(row.sign_count),
+        transports=tuple(row.transports.split()),
+        name=row.name,
+        created_at=as_utc(row.created_at),
+        last_used_at=None if row.last_used_at is None else as_utc(row.last_used_at),
     )
 
 

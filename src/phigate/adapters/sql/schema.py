@@ -394,3 +394,23 @@ people_launches = Table(
     Column("expires_at", Float, nullable=False),
     Column("used_at", Float, nullable=True),
 )
+
+# -- people: WebAuthn credentials as second factors (issue 4; migration r0009_webauthn) ---------------------
+webauthn_credentials = Table(
+    "webauthn_credentials",
+    metadata,
+    Column("credential_id", String(1366), primary_key=True),  # base64url, unique across every user
+    Column(
+        "user_id",
+        String(32),
+        ForeignKey("people_users.user_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("public_key", LargeBinary, nullable=False),  # COSE_Key: public, not sealed
+    Column("sign_count", BigInteger, nullable=False),
+    Column("transports", String(200), nullable=False),  # space-separated
+    Column("name", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+)

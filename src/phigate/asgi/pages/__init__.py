@@ -1,6 +1,7 @@
-"""The pages people see at the authorisation server: sign-in, second factor, enrolment, consent.
+"""The pages people see at the authorisation server: sign-in, second factor, patient picker, consent.
 
-Server-rendered (Jinja2, autoescaped), no script, a strict Content Security
-Policy, never framed, never cached; every form carries a flow token bound to
-a browser cookie (CSRF). Routes: :func:`phigate.asgi.pages.routes.page_routes`.
+Server-rendered (Jinja2, autoescaped), a strict Content Security Policy (script
+only on the security-key pages, and only this origin's static file), never
+framed, never cached; every form carries a flow token bound to a browser
+cookie (CSRF). Routes: :meth:`phigate.asgi.pages.routes.PeoplePages.routes`.
 """

@@ -11,6 +11,7 @@ from phigate.adapters.sql.launches import SqlLaunches
 from phigate.adapters.sql.people import SqlApps, SqlGrants, SqlSessions, SqlUsers
 from phigate.asgi.pages.patients import PatientDirectory
 from phigate.asgi.pages.routes import PeoplePages
+from phigate.asgi.pages.webauthn import SecurityKeyPages, security_keys
 from phigate.asgi.services import Services
 from phigate.monitor.detectors import Alert
 from phigate.oauth.endpoints import Endpoints
@@ -83,8 +84,11 @@ def people_side(
         address_backoff_after=people.address_backoff_after,
     )
     sessions = SessionPolicy(people.session_idle_seconds, people.session_absolute_seconds)
+    keys = security_keys(people.webauthn, endpoints.issuer, services.signing_keys, users,
+                         services.shared.replay_cache)  # fmt: skip
     signin = SignIn(users, SqlSessions(services.db), open_attempt_counters(services.shared), attempts, roles,
-                    sessions, audit=audit)  # fmt: skip
+                    sessions, audit=audit, keys=keys)  # fmt: skip
+    flows = FlowSeal(services.signing_keys, endpoints.issuer, people.flow_seconds)
     launches = SqlLaunches(services.db, services.keyring)
     apps = SqlApps(services.db)
     authorization = AppAuthorization(services.clients, apps, roles, codes, endpoints, launches)
@@ -98,7 +102,7 @@ def people_side(
         authorization=authorization,
         signin=signin,
         users=users,
-        flows=FlowSeal(services.signing_keys, endpoints.issuer, people.flow_seconds),
+        flows=flows,
         tokens=tokens,
         audiences=frozenset(endpoints.fhir_bases),
         revocations=services.shared.revocations,
@@ -107,6 +111,7 @@ def people_side(
         emergency=emergency,
         revoke_user=revoker.user,
         patients=PatientDirectory(by_base) if by_base else None,
+        keys=SecurityKeyPages(signin, keys, users, flows, people.session_absolute_seconds) if keys else None,
     )
     ehr_launches = EhrLaunches(services.clients, apps, users, launches, endpoints, people.launch_seconds,
                                launch_audit)  # fmt: skip

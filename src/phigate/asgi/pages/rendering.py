@@ -1,9 +1,10 @@
 """Rendering a page: the template, the security headers, the cookies.
 
 ``Content-Security-Policy`` allows only this origin's stylesheet and images
-inlined as ``data:`` (the QR code); forms post to this origin only, plus the
-app's redirect origin on the consent page (browsers apply ``form-action`` to
-the redirect that follows the post). ``frame-ancestors 'none'`` and
+inlined as ``data:`` (the QR code), and scripts of this origin only on the
+pages that offer a security key (``webauthn.js``); forms post to this origin
+only, plus the app's redirect origin on the consent page (browsers apply
+``form-action`` to the redirect that follows the post). ``frame-ancestors 'none'`` and
 ``X-Frame-Options: DENY`` stop clickjacking (RFC 9700 4.16).
 """
 
@@ -27,10 +28,11 @@ _TEMPLATES = Environment(
 STYLESHEET = (_HERE / "static" / "pages.css").read_bytes()
 
 
-def csp(form_origin: str | None = None) -> str:
+def csp(form_origin: str | None = None, scripts: bool = False) -> str:
     extra = f" {form_origin}" if form_origin else ""
+    script = "script-src 'self'; " if scripts else ""  # the security-key pages' webauthn.js only
     return (
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'none'; {script}style-src 'self'; img-src 'self' data:; "
         f"form-action 'self'{extra}; frame-ancestors 'none'; base-uri 'none'"
     )
 
@@ -40,9 +42,9 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def headers(form_origin: str | None = None) -> dict[str, str]:
+def headers(form_origin: str | None = None, scripts: bool = False) -> dict[str, str]:
     return {
-        "content-security-policy": csp(form_origin),
+        "content-security-policy": csp(form_origin, scripts),
         "x-frame-options": "DENY",
         "cache-control": "no-store",
         "pragma": "no-cache",
@@ -52,9 +54,12 @@ def headers(form_origin: str | None = None) -> dict[str, str]:
     }
 
 
-def page(template: str, status: int = 200, form_origin: str | None = None, **values: Any) -> HTMLResponse:
+def page(
+    template: str, status: int = 200, form_origin: str | None = None, scripts: bool = False, **values: Any
+) -> HTMLResponse:
+    """``scripts``: the page loads this origin's script files (security keys); none inline, ever."""
     body = _TEMPLATES.get_template(template).render({"message": None, **values})
-    return HTMLResponse(body, status_code=status, headers=headers(form_origin))
+    return HTMLResponse(body, status_code=status, headers=headers(form_origin, scripts))
 
 
 def see_other(location: str, form_origin: str | None = None) -> Response:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import segno
@@ -54,6 +55,9 @@ from phigate.people.store import UserStore
 from phigate.people.users import User
 from phigate.ports import RevocationList
 
+if TYPE_CHECKING:  # webauthn.py imports this module's form helpers
+    from phigate.asgi.pages.webauthn import SecurityKeyPages
+
 log = structlog.get_logger("phigate.pages")
 MAX_FORM_BYTES = 16 * 1024
 MESSAGES = {
@@ -79,6 +83,7 @@ class PeoplePages:
     emergency: EmergencyAccess | None = None  # break-glass (HIPAA 164.312(a)(2)(ii))
     revoke_user: Callable[[str], Awaitable[int]] | None = None  # on sign-out: the person's refresh families
     patients: PatientDirectory | None = None  # the patient picker's search (standalone launch/patient)
+    keys: SecurityKeyPages | None = None  # WebAuthn on the second-factor and enrolment pages
 
     def routes(self) -> list[Route]:
         return [
@@ -91,6 +96,7 @@ class PeoplePages:
             Route("/oauth2/userinfo", self.userinfo, methods=["GET"]),
             Route("/oauth2/logout", self.logout, methods=["GET", "POST"]),
             Route("/oauth2/static/pages.css", _stylesheet, methods=["GET"]),
+            *(self.keys.routes() if self.keys is not None else ()),
         ]
 
     async def authorize(self, request: Request) -> Response:
@@ -126,7 +132,8 @@ class PeoplePages:
             step = "mfa" if result.outcome is Outcome.second_factor else "enrol"
             sealed = self.flows.seal(Flow(flow.request, step, result.user.user_id), browser, self.clock())
             if step == "mfa":
-                return page("mfa.html", title="Second factor", flow=sealed)
+                offer = await self._key_offer(result.user.user_id, sealed, step)
+                return page("mfa.html", title="Second factor", flow=sealed, **offer)
             return await self._enrol_page(result.user, sealed)
         status = 401 if result.outcome is Outcome.refused else 429
         username = form.get("username", "")[:64]
@@ -144,9 +151,11 @@ class PeoplePages:
             return self._signed_in(flow.request, result.session_id)
         status = 401 if result.outcome is Outcome.refused else 429
         sealed = self.flows.seal(Flow(flow.request, flow.step, flow.user_id), browser, self.clock())
+        offer = await self._key_offer(flow.user_id, sealed, flow.step)
         return page(
-            "mfa.html", status, title="Second factor", flow=sealed, message=CODE_MESSAGES[result.outcome]
-        )
+            "mfa.html", status, title="Second factor", flow=sealed, message=CODE_MESSAGES[result.outcome],
+            **offer,
+        )  # fmt: skip
 
     async def consent(self, request: Request) -> Response:
         form, chosen = await _form_with_scopes(request)
@@ -335,7 +344,11 @@ class PeoplePages:
         uri = totp.provisioning_uri(secret, user.username, self.totp_issuer)
         qr = segno.make(uri, error="m").svg_data_uri(scale=4)
         return page("enrol.html", title="Set up your second factor", flow=sealed, qr=qr, secret=secret,
-                    recovery_codes=codes)  # fmt: skip
+                    recovery_codes=codes, **await self._key_offer(user.user_id, sealed, "enrol"))  # fmt: skip
+
+    async def _key_offer(self, user_id: str, sealed: str, step: str) -> dict[str, Any]:
+        """The security-key part of a second-factor or enrolment page (nothing without WebAuthn)."""
+        return await self.keys.offer(user_id, sealed, step) if self.keys is not None else {}
 
     async def _app_name(self, checked: AuthorizationRequest) -> str:
         client = await self.authorization.app(checked.client_id)
