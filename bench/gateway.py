@@ -145,6 +145,8 @@ def gateway_config(
         "oauth": {"access_token_seconds": ACCESS_TOKEN_SECONDS},
         # the spool, written (and fsynced) on every audited request, in the run's temp dir on disk
         "audit": {"spool_dir": str(directory / "audit-spool")},
+        # the bench vendor has no risk record; unmanaged vendors are refused by default (issue 9)
+        "vendors": {"unmanaged_vendors": "allow"},
     }
     path = directory / "phigate.yaml"
     path.write_text(yaml.safe_dump(merged(config, settings or {}), sort_keys=False), encoding="utf-8")

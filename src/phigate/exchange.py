@@ -73,6 +73,9 @@ class Exchange:
     fhir: FhirRequest | None = None
     identity: Identity | None = None
     response_checks: list[CheckResponse] = field(default_factory=list)  # obligations on the reply
+    # A de-identification preset the reply must pass through, over any data contract: the obligation of a
+    # vendor allowed de-identified data only (set by the posture stage, met by the shape-body stage).
+    deidentify: str | None = None
     upstream_target: str | None = None
     reply: Reply | None = None
     error: PhigateError | None = None

@@ -1,22 +1,32 @@
-"""One contract for the vendor risk registry, its reviews and its usage counts, on SQLite and PostgreSQL."""
+"""One contract for the vendor risk registry, evidence of use from the audit trail and the notices sent,
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+import orjson
 import pytest
-from sqlalchemy import select
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, select, text
 
 from phigate.adapters.kms import Keyring, LocalMasterKey, generate_master_key
-from phigate.adapters.sql import Database, SqlDataKeyStore, open_database
+from phigate.adapters.sql import Database, SqlDataKeyStore, migrations, open_database
+from phigate.adapters.sql.audit import SqlAuditStore
 from phigate.adapters.sql.schema import vendor_evidence, vendor_profiles
 from phigate.adapters.sql.vendor_evidence import new_id
+from phigate.adapters.sql.vendor_notices import SqlVendorNotices
 from phigate.adapters.sql.vendor_risk import SqlVendorRisk, VendorProfile
-from phigate.adapters.sql.vendor_usage import SqlClientUsage
+from phigate.adapters.sql.vendor_usage import SqlAuditUsage, use_query
 from phigate.adapters.sql.vendors import SqlVendorRegistry
+from phigate.audit.chain import Chain
+from phigate.audit.events import AuditEvent, Kind
 from phigate.errors import KeyStoreError
 from phigate.types import ClientId, VendorId
 from phigate.vendors.agreements import BAA_CLAUSES, Agreement, AgreementKind
@@ -24,7 +34,7 @@ from phigate.vendors.assessment import assess
 from phigate.vendors.evidence import Attachment, Evidence, EvidenceKind
 from phigate.vendors.incidents import Incident
 from phigate.vendors.records import NotRegistered, Vendor, VendorStatus
-from phigate.vendors.usage import Use
+from phigate.vendors.reminders import Notice, NoticeKind
 
 V = VendorId("acme")
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -127,12 +137,131 @@ async def test_removed_documents_stop_counting(risk: SqlVendorRisk) -> None:
         await risk.documents.remove(V, item.id, "t", NOW)
 
 
-async def test_usage_counts_add_up_across_nodes_and_keep_the_latest_use(db: Database) -> None:
-    usage = SqlClientUsage(db)
-    lab = ClientId("lab")
-    await usage.add([Use(lab, "Patient", "read", 2, NOW)])
-    await usage.add(
-        [Use(lab, "Patient", "read", 3, NOW - timedelta(days=1)), Use(lab, "Observation", "search", 1, NOW)]
+# --- evidence of use, from the audit trail --------------------------------------------------------------
+
+
+def exchange(
+    client: str, rtype: str | None, interaction: str, at: datetime, status: int = 200, outcome: str = "ok"
+) -> AuditEvent:
+    return AuditEvent(Kind.exchange, interaction, at.timestamp(), client_id=client, vendor_id="acme",
+                      resource_type=rtype, status=status, outcome=outcome)  # fmt: skip
+
+
+async def stored(db: Database, *events: AuditEvent, node: str = "node-a") -> None:
+    chain = Chain(node)
+    await SqlAuditStore(db).store([chain.append(event.record()) for event in events])
+
+
+async def test_use_is_counted_from_the_audit_trail_per_type_and_interaction_since_a_moment(
+    db: Database,
+) -> None:
+    await stored(
+        db,
+        exchange("lab", "Patient", "read", NOW - timedelta(days=2)),
+        exchange("lab", "Patient", "read", NOW - timedelta(hours=1), status=403, outcome="forbidden"),
+        exchange("lab", "Observation", "search", NOW - timedelta(days=1)),
+        exchange("lab", "Observation", "search", NOW - timedelta(days=100)),  # before the period
+        exchange("lab", None, "batch", NOW),  # system level: no resource scope covers it
+        exchange("billing", "Claim", "search", NOW),  # not asked for
+        AuditEvent(Kind.security, "token.issued", NOW.timestamp(), client_id="lab", resource_type="Patient"),
     )
-    uses = {(u.resource_type, u.interaction): (u.count, u.last_at) for u in await usage.uses(lab)}
-    assert uses == {("Patient", "read"): (5, NOW), ("Observation", "search"): (1, NOW)}
+    await stored(db, exchange("lab", "Patient", "read", NOW), node="node-b")  # every node's events count
+    uses = await SqlAuditUsage(db).uses(NOW - timedelta(days=90), [ClientId("lab")])
+    assert [(u.client_id, u.resource_type, u.interaction, u.count, u.last_at) for u in uses] == [
+        ("lab", "Observation", "search", 1, NOW - timedelta(days=1)),
+        ("lab", "Patient", "read", 3, NOW),
+    ]
+    assert await SqlAuditUsage(db).uses(NOW - timedelta(days=90), []) == []
+
+
+async def test_the_use_query_reads_the_client_and_time_index(db: Database) -> None:
+    query = use_query(NOW, ["lab", "billing"]).compile(
+        dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}
+    )
+    explain = "EXPLAIN QUERY PLAN" if db.dialect == "sqlite" else "EXPLAIN"
+    async with db.begin() as connection:
+        if db.dialect == "postgresql":  # a tiny table is scanned whole; the question is whether it can be not
+            await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = " ".join(str(r[-1]) for r in (await connection.exec_driver_sql(f"{explain} {query}")).all())
+    assert "ix_audit_events_client_id_recorded" in plan
+
+
+async def test_events_stored_before_the_upgrade_get_their_resource_type(storage_url: str) -> None:
+    """The r0012 migration fills the new column from each stored event's canonical JSON, on each backend."""
+    database = await open_database(storage_url)
+    try:
+        async with database.begin() as connection:  # the schema as it was: audit trail and vendor risk
+            await connection.run_sync(lambda sync: _upgrade_to(sync, "0008", "0004"))
+        event = exchange("lab", "Observation", "search", NOW).record()
+        chained = Chain("old-node").append(event)
+        async with database.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO audit_events (node, seq, prev_hash, hash, recorded, kind, action, "
+                    "client_id, vendor_id, outcome, event) VALUES ('old-node', 1, :prev, :hash, :recorded, "
+                    "'exchange', 'search', 'lab', 'acme', 'ok', :event)"
+                ),
+                {"prev": chained.prev_hash, "hash": chained.hash, "recorded": NOW.timestamp(),
+                 "event": orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode()},
+            )  # fmt: skip
+        await database.migrate()
+        [use] = await SqlAuditUsage(database).uses(NOW - timedelta(days=1), ["lab"])
+        assert (use.resource_type, use.interaction, use.count) == ("Observation", "search", 1)
+    finally:
+        await database.close()
+
+
+def _upgrade_to(connection: Connection, *revisions: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.attributes["connection"] = connection
+    for revision in revisions:
+        command.upgrade(config, revision)
+
+
+# --- reminders and overdue alerts sent once ----------------------------------------------------------------
+
+REMINDER = Notice(
+    "expiry:acme:ag-1:2026-12-28:30", NoticeKind.expiry, V, "vendor:acme/ag-1", "BAA expires", 30
+)
+OVERDUE = Notice("review-overdue:rev-1", NoticeKind.review_overdue, None, "review:rev-1", "Review overdue")
+DAY = timedelta(hours=24)
+
+
+async def test_a_reminder_is_claimed_once_ever(db: Database) -> None:
+    notices = SqlVendorNotices(db)
+    assert await notices.claim(REMINDER, NOW, DAY)
+    assert not await notices.claim(REMINDER, NOW + timedelta(days=400), DAY)
+    [sent] = await notices.sent(vendor_id=V)
+    assert (sent.key, sent.kind, sent.vendor_id, sent.text, sent.sent_at) == (
+        REMINDER.key, NoticeKind.expiry, V, "BAA expires", NOW,
+    )  # fmt: skip
+
+
+async def test_an_overdue_notice_is_claimed_again_only_after_the_interval(db: Database) -> None:
+    notices = SqlVendorNotices(db)
+    assert await notices.claim(OVERDUE, NOW, DAY)
+    assert not await notices.claim(OVERDUE, NOW + DAY - timedelta(seconds=1), DAY)
+    assert await notices.claim(OVERDUE, NOW + DAY, DAY)
+    assert [n.sent_at for n in await notices.sent(keys=[OVERDUE.key])] == [NOW + DAY]
+
+
+async def test_concurrent_claimants_have_exactly_one_winner(storage_url: str) -> None:
+    """Three nodes with their own connections race for the same notices."""
+    nodes = [await open_database(storage_url) for _ in range(3)]
+    try:
+        await nodes[0].migrate()
+        for notice in (REMINDER, OVERDUE):
+            won = await asyncio.gather(*(SqlVendorNotices(node).claim(notice, NOW, DAY) for node in nodes))
+            assert sorted(won) == [False, False, True]
+    finally:
+        for node in nodes:
+            await node.close()
+
+
+async def test_a_released_claim_is_due_again(db: Database) -> None:
+    notices = SqlVendorNotices(db)
+    assert await notices.claim(REMINDER, NOW, DAY)
+    await notices.release(REMINDER.key)
+    assert await notices.sent() == []
+    assert await notices.claim(REMINDER, NOW, DAY)

@@ -62,6 +62,7 @@ def write_config(directory: Path, pki: DevPki, ehr_url: str, port: int) -> Path:
         "oauth": {"issuer": f"https://127.0.0.1:{port}"},
         "audit": {"spool_dir": str(directory / "spool"), "flush_interval_seconds": 0.05,
                   "checkpoint_interval_seconds": 0.2, "batch_size": 50},
+        "vendors": {"unmanaged_vendors": "allow"},  # the crash vendor has no risk record
     }  # fmt: skip
     config = directory / "phigate.yaml"
     config.write_text(yaml.safe_dump(raw))

@@ -152,6 +152,9 @@ async def test_the_admin_api_refuses_without_the_token_and_answers_errors_as_jso
                 "/admin/launches",
                 "/admin/vendors", "/admin/vendors/{vendor_id}", "/admin/vendors/{vendor_id}/incidents",
                 "/admin/vendors/{vendor_id}/suspend", "/admin/vendors/{vendor_id}/reinstate",
+                "/admin/vendors/{vendor_id}/subprocessors", "/admin/vendors/{vendor_id}/offboard",
+                "/admin/vendors/{vendor_id}/subprocessors/{change_id}/approve",
+                "/admin/vendors/{vendor_id}/subprocessors/{change_id}/object",
             }  # fmt: skip
             served = {
                 r.path for r in stack.node.admin_app.routes if getattr(r, "path", "").startswith("/admin/")

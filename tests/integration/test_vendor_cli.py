@@ -77,7 +77,9 @@ def test_a_vendor_is_onboarded_gated_and_reported(config: Path, tmp_path: Path) 
         "--security-contact",
         "sec@acme.example",
     )
-    assert as_json(config, "vendor", "show", "acme-labs")["standing"] == "approved"  # unmanaged: allowed
+    unmanaged = as_json(config, "vendor", "show", "acme-labs")  # refused until assessed (the default)
+    assert unmanaged["standing"] == "suspended"
+    assert unmanaged["reasons"] == ["The vendor has not been assessed yet; access refused until it is"]
 
     report_file = tmp_path / "soc2.pdf"
     report_file.write_bytes(b"%PDF-1.7 SOC 2 report")

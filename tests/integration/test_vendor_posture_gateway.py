@@ -112,7 +112,11 @@ def refused_with(reason: str) -> Callable[[httpx.Response], bool]:
 
 
 def allowed(reply: httpx.Response) -> bool:
-    return reply.status_code == 200
+    return reply.status_code == 200 and reply.json()["id"] == "pat-canary"
+
+
+def deidentified(reply: httpx.Response) -> bool:
+    return reply.status_code == 200 and "name" not in reply.json() and reply.json()["id"] != "pat-canary"
 
 
 async def test_standing_changes_reach_both_nodes_and_reinstating_restores_access(tmp_path: Path) -> None:
@@ -147,9 +151,13 @@ async def test_standing_changes_reach_both_nodes_and_reinstating_restores_access
                 node.posture_gate.clock = time.time
             await caller.until_on_every_node(token, allowed)
 
-            # 2. The BAA is removed: no PHI for this vendor.
+            # 2. The BAA is removed: no PHI: reads come back de-identified, writes are refused.
             await registry.documents.remove(VENDOR, the_baa.id, "test", datetime.now(UTC))
-            await caller.until_on_every_node(token, refused_with("No HIPAA business associate agreement"))
+            await caller.until_on_every_node(token, deidentified)
+            bearer = {"authorization": f"Bearer {token}", "content-type": "application/fhir+json"}
+            write = await http.post(stack.publics[1] + "/fhir/Observation", content=b"{}", headers=bearer)
+            assert refused_with("No HIPAA business associate agreement")(write)
+            assert write.json()["issue"][0]["diagnostics"].endswith("Writes are refused.")
             await registry.documents.add_agreement(baa(), None, "test")
             await caller.until_on_every_node(token, allowed)
 

@@ -79,6 +79,16 @@ def populate(config: Path, tmp_path: Path) -> None:
     ok(config, "vendor", "assess", "acme-labs", "--answers", answers, "--assessor", "CISO")
     ok(config, "vendor", "add", "Beta Pay")
     ok(config, "vendor", "suspend", "beta-pay", "--reason", "contract lapsed")
+    # sub-processors: one approved, one change pending (A.4); a vendor offboarded (A.11)
+    store = ["subprocessor", "add", "acme-labs", "--name", "CloudStore", "--service", "storage",
+             "--data-category", "lab-results", "--location", "US", "--json"]  # fmt: skip
+    listed = json.loads(ok(config, "vendor", *store).stdout)
+    ok(config, "vendor", "subprocessor", "approve", "acme-labs", listed["id"])
+    ok(config, "vendor", *store[:-1], "--location", "IN")  # new terms: a change, pending
+    ok(config, "vendor", "add", "Gamma Lab")
+    destroyed = tmp_path / "destroyed.pdf"
+    destroyed.write_bytes(b"%PDF-1.7 every copy destroyed")
+    ok(config, "vendor", "offboard", "gamma-lab", "--attestation", destroyed, "--signed-by", "Jo, CISO")
 
 
 def test_the_registry_round_trips_through_yaml(first: Path, second: Path, tmp_path: Path) -> None:
@@ -91,17 +101,24 @@ def test_the_registry_round_trips_through_yaml(first: Path, second: Path, tmp_pa
     assert acme["profile"]["contacts"] == {"security": "sec@acme.example"}
     assert acme["evidence"][0]["attachment"]["sha256"]
 
+    assert [s["status"] for s in acme["subprocessors"]] == ["approved", "pending"]
+    assert document["vendors"][2]["offboarding"]["file_sha256"]
+
     added = json.loads(ok(second, "vendor", "import", exported, "--json").stdout)
-    assert added == {"vendors": 2, "evidence": 1, "agreements": 1, "assessments": 1}
+    assert added == {"vendors": 3, "evidence": 1, "agreements": 1, "assessments": 1, "subprocessors": 2,
+                     "offboardings": 1}  # fmt: skip
     again = tmp_path / "again.yaml"
     ok(second, "vendor", "export", again)
     assert yaml.safe_load(again.read_text()) == document
-    for vendor in ("acme-labs", "beta-pay"):
+    for vendor in ("acme-labs", "beta-pay", "gamma-lab"):
         assert shown(second, vendor) == shown(first, vendor)
     assert shown(second, "beta-pay")["standing"] == "suspended"
+    assert shown(second, "acme-labs")["standing"] == "pending_review"  # the pending change travelled
+    assert shown(second, "gamma-lab")["standing"] == "terminated"
 
     repeated = json.loads(ok(second, "vendor", "import", exported, "--json").stdout)
-    assert repeated == {"vendors": 0, "evidence": 0, "agreements": 0, "assessments": 0}
+    assert repeated == {"vendors": 0, "evidence": 0, "agreements": 0, "assessments": 0, "subprocessors": 0,
+                        "offboardings": 0}  # fmt: skip
 
 
 def test_a_file_with_one_bad_record_writes_nothing(first: Path, second: Path, tmp_path: Path) -> None:

@@ -5,7 +5,11 @@ included: the file holds vendor staff's names and addresses in clear, so it is
 written owner-only); its current evidence and agreements (attachments by name,
 size and SHA-256: the files themselves stay in the store); its latest assessment's
 answers (re-scored on import by the rules of this gateway, not trusted from the
-file). Incidents, reviews and the trail are history, not registry: not exported.
+file); its sub-processors with every change and decision (a pending change stays
+pending, with its objection window and the access it holds: no new notice is
+sent, it was sent when proposed); a terminated vendor's return-or-destroy
+attestation (by hash: the signed file stays in the store). Incidents, reviews
+and the trail are history, not registry: not exported.
 
 Import is idempotent: a vendor, evidence item or agreement whose id is already
 present is left as it is, so a file can be re-applied. Every record is parsed
@@ -21,16 +25,23 @@ from typing import Any
 from phigate.adapters.sql.vendor_codec import (
     agreement_document,
     agreement_of,
+    attestation_document,
+    attestation_of,
     dumps,
     evidence_document,
     evidence_of,
+    subprocessor_document,
+    subprocessor_of,
 )
 from phigate.adapters.sql.vendor_risk import SqlVendorRisk, VendorProfile
 from phigate.adapters.sql.vendors import SqlVendorRegistry
+from phigate.admin.vendor_lifecycle import offboard
 from phigate.vendors.agreements import Agreement
 from phigate.vendors.assessment import Assessment, assess
 from phigate.vendors.evidence import Evidence
+from phigate.vendors.offboarding import Attestation
 from phigate.vendors.records import RegistrationError, Vendor, VendorStatus, check_vendor_id
+from phigate.vendors.subprocessors import Subprocessor
 
 VERSION = 1
 
@@ -56,6 +67,15 @@ async def _vendor_entry(vendor: Vendor, risk: SqlVendorRisk) -> dict[str, Any]:
         a = dossier.assessment
         entry["assessment"] = {"id": a.id, "assessed_at": a.assessed_at.isoformat(), "assessor": a.assessor,
                                "answers": dict(a.answers)}  # fmt: skip
+    entry["subprocessors"] = [
+        {"id": s.id, "name": s.name, "status": s.status.value, "proposed_at": s.proposed_at.isoformat(),
+         "decided_at": s.decided_at.isoformat() if s.decided_at else None, **subprocessor_document(s)}
+        for s in dossier.subprocessors
+    ]  # fmt: skip
+    if dossier.offboarding is not None:
+        o = dossier.offboarding
+        entry["offboarding"] = {"id": o.id, "recorded_at": o.recorded_at.isoformat(),
+                                "file_sha256": o.document.sha256, **attestation_document(o)}  # fmt: skip
     return entry
 
 
@@ -75,6 +95,8 @@ class VendorImport:
     evidence: list[Evidence] = field(default_factory=list)
     agreements: list[Agreement] = field(default_factory=list)
     assessment: Assessment | None = None
+    subprocessors: list[Subprocessor] = field(default_factory=list)
+    offboarding: Attestation | None = None
 
 
 def parse_registry(document: Any, now: datetime) -> list[VendorImport]:
@@ -127,6 +149,17 @@ def _parse_vendor(entry: dict[str, Any], now: datetime) -> VendorImport:
     if entry.get("assessment"):
         a = entry["assessment"]
         result.assessment = assess(a["id"], vendor_id, a["answers"], a["assessor"], _moment(a["assessed_at"]))
+    for s in entry.get("subprocessors", ()):
+        decided = _moment(s["decided_at"]) if s.get("decided_at") else None
+        proposed = _moment(s["proposed_at"])
+        result.subprocessors.append(
+            subprocessor_of(s["id"], vendor_id, s["name"], s["status"], dumps(s), proposed, decided)
+        )
+    if entry.get("offboarding"):
+        o = entry["offboarding"]
+        result.offboarding = attestation_of(
+            o["id"], vendor_id, dumps(o), _moment(o["recorded_at"]), o["file_sha256"]
+        )
     return result
 
 
@@ -134,7 +167,8 @@ async def import_registry(
     items: list[VendorImport], registry: SqlVendorRegistry, risk: SqlVendorRisk, actor: str, now: datetime
 ) -> dict[str, int]:
     """Write the parsed records that are not yet present; how many of each were added."""
-    added = {"vendors": 0, "evidence": 0, "agreements": 0, "assessments": 0}
+    added = {"vendors": 0, "evidence": 0, "agreements": 0, "assessments": 0, "subprocessors": 0,
+             "offboardings": 0}  # fmt: skip
     for item in items:
         vendor_id = item.vendor.id
         if await registry.get(vendor_id) is None:
@@ -155,8 +189,16 @@ async def import_registry(
         if item.assessment is not None and item.assessment.id not in known:
             await risk.add_assessment(item.assessment, actor)
             added["assessments"] += 1
-        if item.suspension_reason is not None and dossier.suspension is None:
+        if item.suspension_reason is not None and dossier.suspension is None and dossier.offboarding is None:
             await risk.suspend(vendor_id, item.suspension_reason, actor, now)
+        listed = {s.id for s in dossier.subprocessors}
+        for change in item.subprocessors:
+            if change.id not in listed:
+                await risk.subprocessors.propose(change, actor)
+                added["subprocessors"] += 1
+        if item.offboarding is not None and dossier.offboarding is None:
+            await offboard(risk, vendor_id, item.offboarding, None, actor)
+            added["offboardings"] += 1
     return added
 
 

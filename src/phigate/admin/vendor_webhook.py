@@ -4,12 +4,20 @@ Every refusal is an audit event (``vendor.webhook.refused``) naming the check th
 failed; the caller learns only that its report was not authenticated, never
 whether the vendor exists or holds a secret. The per-vendor secret is stored
 encrypted in the secret store (purpose ``vendor-webhook``).
+
+Replays. The signature covers the timestamp and the body, not the
+``Idempotency-Key`` header, so inside the 5-minute window a captured report
+could be sent again under another key. Each signature is therefore claimed
+once in the shared replay cache (every node sees it): the same signed report
+again is answered "already recorded" when it was recorded under that key (a
+vendor's retry), and refused as a replay otherwise. A vendor that retries after
+a failure signs again with a fresh timestamp.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,9 +27,16 @@ from phigate.admin.vendor_audit import AuditSink
 from phigate.admin.vendors import VendorAdmin
 from phigate.audit.events import AuditEvent, Kind
 from phigate.errors import RequestError
-from phigate.ports import SecretStore
-from phigate.vendors.records import RegistrationError, check_vendor_id
-from phigate.vendors.webhook import forged, idempotency_problem, incident_id, stale
+from phigate.ports import ReplayCache, SecretStore
+from phigate.vendors.records import NotRegistered, RegistrationError, check_vendor_id
+from phigate.vendors.webhook import (
+    PREFIX,
+    REPLAY_WINDOW,
+    forged,
+    idempotency_problem,
+    incident_id,
+    stale,
+)
 
 PURPOSE = "vendor-webhook"
 SOURCE = "webhook"
@@ -48,12 +63,15 @@ async def new_webhook_secret(store: SecretStore, vendor_id: str) -> str:
 
 class IncidentWebhook:
     def __init__(
-        self, store: SecretStore, admin: VendorAdmin, audit: AuditSink, clock: Callable[[], float]
-    ) -> None:
+        self, store: SecretStore, admin: VendorAdmin, audit: AuditSink, clock: Callable[[], float], *,
+        replay: ReplayCache | None = None, admit_vendor: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:  # fmt: skip
         self.store = store
         self.admin = admin
         self.audit = audit
         self.clock = clock
+        self.replay = replay  # signatures seen, shared by every node
+        self.admit_vendor = admit_vendor  # the vendor's rate limit, spent once a report is authenticated
 
     async def report(
         self, vendor: str, timestamp: str, given: str, key: str, body: bytes, source_ip: str
@@ -63,11 +81,18 @@ class IncidentWebhook:
         if problem is not None:
             await self._refused(vendor, problem, source_ip)
             raise WebhookRefused()
+        if self.admit_vendor is not None:
+            await self.admit_vendor(vendor)
         bad_key = idempotency_problem(key)
         if bad_key is not None:
             raise RequestError(bad_key)
         summary, places, aware = _incident_fields(body)
         wanted = incident_id(vendor, key)
+        if not await self._first_use(vendor, timestamp, given):
+            if not await self._recorded(wanted):
+                await self._refused(vendor, "the signed report was received before (a replay)", source_ip)
+                raise WebhookRefused()
+            return 200, {"id": wanted, "status": "already recorded"}
         try:
             view = await self.admin.record_incident(
                 vendor, summary, actor=f"webhook:{vendor}", source=SOURCE, jurisdictions=places,
@@ -88,6 +113,19 @@ class IncidentWebhook:
         if secret is None:
             return "no webhook secret is set for the vendor"
         return stale(timestamp, self.clock()) or forged(secret, timestamp, body, given)
+
+    async def _first_use(self, vendor: str, timestamp: str, given: str) -> bool:
+        if self.replay is None:
+            return True
+        expires = int(timestamp) + REPLAY_WINDOW + 1  # stale() let only a timestamp inside the window through
+        return await self.replay.first_use(f"vendor-webhook:{vendor}:{given[len(PREFIX) :]}", expires)
+
+    async def _recorded(self, wanted: str) -> bool:
+        try:
+            await self.admin.risk.incident(wanted)
+        except NotRegistered:
+            return False
+        return True
 
     async def _refused(self, vendor: str, problem: str, source_ip: str) -> None:
         try:

@@ -1,4 +1,5 @@
-"""Vendor administration over the ports: list, show (posture with reasons), incidents, suspend, reinstate.
+"""Vendor administration over the ports: list, show (posture with reasons), incidents, suspend, reinstate,
+sub-processor changes and offboarding (:mod:`phigate.admin.vendor_lifecycle`).
 
 One place for what the admin API and the signed incident webhook do to a vendor,
 so that both audit the same way: every registry change is collected while it is
@@ -10,23 +11,37 @@ enforces it on its next request (other nodes within ``vendors.cache_seconds``).
 
 from __future__ import annotations
 
+import builtins
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+import structlog
 
 from phigate.adapters.sql.vendor_evidence import journal
 from phigate.adapters.sql.vendor_risk import SqlVendorRisk
 from phigate.adapters.sql.vendors import SqlVendorRegistry
 from phigate.admin.vendor_audit import AuditSink, audit_changes
+from phigate.admin.vendor_lifecycle import (
+    Notify,
+    decide_subprocessor,
+    offboard,
+    propose_subprocessor,
+    subprocessor_view,
+)
+from phigate.monitor.detectors import Alert
 from phigate.settings.vendors import VendorSettings
 from phigate.types import VendorId
 from phigate.vendors.dossier import Dossier
 from phigate.vendors.incidents import Incident
+from phigate.vendors.offboarding import Attestation
 from phigate.vendors.posture import Posture, evaluate
 from phigate.vendors.records import NotRegistered, Vendor, check_name, check_vendor_id
 
 Forget = Callable[[VendorId], None]
+T = TypeVar("T")
+log = structlog.get_logger("phigate.admin")
 
 
 class VendorAdmin:
@@ -39,6 +54,7 @@ class VendorAdmin:
         *,
         clock: Callable[[], float],
         forget: Forget | None = None,
+        notify: Notify | None = None,
     ) -> None:
         self.registry = registry
         self.risk = risk
@@ -46,6 +62,7 @@ class VendorAdmin:
         self.audit = audit
         self.clock = clock
         self.forget = forget
+        self.notify = notify or _unsent
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -57,7 +74,10 @@ class VendorAdmin:
         vendor = await self._vendor(vendor_id)
         posture, dossier = await self._posture(vendor.id)
         incidents = [incident_view(item, dossier) for item in dossier.incidents]
-        return {"id": vendor.id, "name": vendor.name, **posture.as_dict(), "incidents": incidents}
+        return {
+            "id": vendor.id, "name": vendor.name, "status": vendor.status.value, **posture.as_dict(),
+            "incidents": incidents, "subprocessors": [subprocessor_view(s) for s in dossier.subprocessors],
+        }  # fmt: skip
 
     async def record_incident(
         self, vendor_id: str, summary: str, *, actor: str, source: str,
@@ -87,12 +107,46 @@ class VendorAdmin:
         await self._audited(vendor.id, self.risk.reinstate(vendor.id, actor, self.now()))
         return await self.show(vendor.id)
 
-    async def _audited(self, vendor_id: VendorId, change: Awaitable[None]) -> None:
+    async def subprocessors(self, vendor_id: str) -> builtins.list[dict[str, Any]]:
+        vendor = await self._vendor(vendor_id)
+        return [subprocessor_view(item) for item in await self.risk.subprocessors.list(vendor.id)]
+
+    async def propose_subprocessor(
+        self, vendor_id: str, *, name: str, service: str, data_categories: tuple[str, ...],
+        locations: tuple[str, ...], actor: str,
+    ) -> dict[str, Any]:  # fmt: skip
+        """A pending sub-processor change: the controller is notified; the vendor is pending review."""
+        vendor = await self._vendor(vendor_id)
+        item = await self._audited(vendor.id, propose_subprocessor(
+            self.risk, self.rules, self.notify, vendor.id, name=name, service=service,
+            data_categories=data_categories, locations=locations, actor=actor, now=self.now(),
+        ))  # fmt: skip
+        return {**subprocessor_view(item), "standing": (await self._posture(vendor.id))[0].standing.value}
+
+    async def decide_subprocessor(
+        self, vendor_id: str, change_id: str, *, approve: bool, actor: str, reason: str = ""
+    ) -> dict[str, Any]:
+        vendor = await self._vendor(vendor_id)
+        item = await self._audited(vendor.id, decide_subprocessor(
+            self.risk, vendor.id, change_id, approve=approve, actor=actor, now=self.now(), reason=reason,
+        ))  # fmt: skip
+        return {**subprocessor_view(item), "standing": (await self._posture(vendor.id))[0].standing.value}
+
+    async def offboard(
+        self, vendor_id: str, attestation: Attestation | None, content: bytes | None, *, actor: str
+    ) -> dict[str, Any]:
+        """Terminate the vendor with its return-or-destroy attestation (refused without one)."""
+        vendor = await self._vendor(vendor_id)
+        result = await self._audited(vendor.id, offboard(self.risk, vendor.id, attestation, content, actor))
+        return {**result, "standing": (await self._posture(vendor.id))[0].as_dict()}
+
+    async def _audited(self, vendor_id: VendorId, change: Awaitable[T]) -> T:
         with journal() as changes:
-            await change
+            result = await change
         await audit_changes(self.audit, changes)
         if self.forget is not None:
             self.forget(vendor_id)
+        return result
 
     async def _vendor(self, vendor_id: str) -> Vendor:
         vendor = await self.registry.get(check_vendor_id(vendor_id))
@@ -108,6 +162,11 @@ class VendorAdmin:
         posture, _ = await self._posture(vendor.id)
         return {"id": vendor.id, "name": vendor.name, "standing": posture.standing.value,
                 "reasons": list(posture.reasons)}  # fmt: skip
+
+
+async def _unsent(alert: Alert) -> None:
+    """Without an alert desk (audit off) the notice is only logged; the change is in the registry's trail."""
+    log.warning("vendor_notice_not_sent", detector=alert.detector, explanation=alert.explanation)
 
 
 def incident_view(item: Incident, dossier: Dossier) -> dict[str, Any]:

@@ -15,13 +15,16 @@ from starlette.applications import Starlette
 from phigate.adapters.sql.secret_store import SqlSecretStore
 from phigate.adapters.sql.vendor_risk import SqlVendorRisk
 from phigate.admin.vendor_audit import AuditSink, posture_event
+from phigate.admin.vendor_lifecycle import Notify
 from phigate.admin.vendor_webhook import IncidentWebhook
 from phigate.admin.vendors import VendorAdmin
 from phigate.asgi.admin_vendors import load_admin_token
-from phigate.asgi.admin_webhooks import create_webhook_app
+from phigate.asgi.admin_webhooks import WebhookGuard, create_webhook_app
 from phigate.asgi.services import Services
 from phigate.audit.events import AuditEvent
+from phigate.monitor.detectors import Alert
 from phigate.pipeline.audit import AuditTrail, Evidence
+from phigate.pipeline.traffic import Traffic
 from phigate.settings import Settings
 from phigate.types import VendorId
 from phigate.vendors.gate import PostureGate, PostureObserver
@@ -38,21 +41,34 @@ def trail_sink(trail: AuditTrail | None) -> AuditSink:
 
 
 def vendor_side(
-    settings: Settings, services: Services, gate: PostureGate, evidence: Evidence | None
-) -> tuple[VendorAdmin, str | None, Starlette]:
+    settings: Settings, services: Services, gate: PostureGate, evidence: Evidence | None,
+    traffic: Traffic | None = None,
+) -> tuple[VendorAdmin, str | None, Starlette]:  # fmt: skip
     """The node's vendor admin use cases, the admin API token (None: the admin API is off) and the
-    public incident webhook's app."""
+    public incident webhook's app (behind the traffic guard when the node has one)."""
     trail = evidence.trail if evidence is not None else None
     if trail is not None:
         gate.on_change = _posture_recorder(trail)
     admin = VendorAdmin(
         services.vendors, SqlVendorRisk(services.db, services.keyring), settings.vendors,
         trail_sink(trail), clock=time.time, forget=gate.forget,
+        notify=_desk_notice(evidence) if evidence is not None else None,
     )  # fmt: skip
+    guard = WebhookGuard.of(settings, traffic) if traffic is not None else None
     webhook = IncidentWebhook(
-        SqlSecretStore(services.db, services.keyring), admin, trail_sink(trail), time.time
-    )
-    return admin, load_admin_token(settings.admin_api), create_webhook_app(webhook)
+        SqlSecretStore(services.db, services.keyring), admin, trail_sink(trail), time.time,
+        replay=services.shared.replay_cache, admit_vendor=guard.admit_vendor if guard else None,
+    )  # fmt: skip
+    return admin, load_admin_token(settings.admin_api), create_webhook_app(webhook, guard)
+
+
+def _desk_notice(evidence: Evidence) -> Notify:
+    """Controller notices through the node's alert desk: stored, audited, sent to its webhook and e-mail."""
+
+    async def notify(alert: Alert) -> None:
+        evidence.desk.raise_alert(alert)
+
+    return notify
 
 
 def _posture_recorder(trail: AuditTrail) -> PostureObserver:

@@ -1,4 +1,4 @@
-"""The admin API's OpenAPI 3.1 document, written by hand: five routes do not need a generator's guesses."""
+"""The admin API's OpenAPI 3.1 document, written by hand: a dozen routes do not need a generator's guesses."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Any
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _VENDOR_ID = {"name": "vendor_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_CHANGE_ID = {"name": "change_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_STRINGS = {"type": "array", "items": {"type": "string"}, "minItems": 1}
 
 
 def _reply(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -21,6 +23,7 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 POSTURE = {"$ref": "#/components/schemas/VendorPosture"}
+CHANGE = {"$ref": "#/components/schemas/SubprocessorChange"}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -103,6 +106,55 @@ OPENAPI: dict[str, Any] = {
                 "responses": {"200": _reply("posture", POSTURE), **_errors(400, 401, 404)},
             }
         },
+        "/admin/vendors/{vendor_id}/subprocessors": {
+            "get": {
+                "summary": "The vendor's sub-processors and every change to them, decided or pending",
+                "parameters": [_VENDOR_ID],
+                "responses": {
+                    "200": _reply(
+                        "list",
+                        {
+                            "type": "object",
+                            "properties": {"subprocessors": {"type": "array", "items": CHANGE}},
+                        },
+                    ),
+                    **_errors(400, 401, 404),
+                },
+            },
+            "post": {
+                "summary": "Propose a sub-processor (or new terms for a listed one): notifies the "
+                "controller, opens the objection window; the vendor is pending_review until a decision",
+                "parameters": [_VENDOR_ID],
+                "requestBody": _body({"$ref": "#/components/schemas/SubprocessorProposal"}),
+                "responses": {"201": _reply("pending change", CHANGE), **_errors(400, 401, 404)},
+            },
+        },
+        "/admin/vendors/{vendor_id}/subprocessors/{change_id}/approve": {
+            "post": {
+                "summary": "Approve a pending change: its terms go on the list; the hold on access is lifted",
+                "parameters": [_VENDOR_ID, _CHANGE_ID],
+                "responses": {"200": _reply("decided change", CHANGE), **_errors(400, 401, 404)},
+            }
+        },
+        "/admin/vendors/{vendor_id}/subprocessors/{change_id}/object": {
+            "post": {
+                "summary": "Object to a pending change: the vendor may not engage it on those terms",
+                "parameters": [_VENDOR_ID, _CHANGE_ID],
+                "requestBody": _body(
+                    {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}
+                ),
+                "responses": {"200": _reply("decided change", CHANGE), **_errors(400, 401, 404)},
+            }
+        },
+        "/admin/vendors/{vendor_id}/offboard": {
+            "post": {
+                "summary": "Terminate the vendor with its return-or-destroy attestation (refused without "
+                "one): tokens revoked, clients disabled, agreements ended, at once; final",
+                "parameters": [_VENDOR_ID],
+                "requestBody": _body({"$ref": "#/components/schemas/Offboarding"}),
+                "responses": {"200": _reply("terminated", {"type": "object"}), **_errors(400, 401, 404, 413)},
+            }
+        },
     },
     "components": {
         "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
@@ -117,12 +169,76 @@ OPENAPI: dict[str, Any] = {
                 "properties": {
                     "id": {"type": "string"},
                     "name": {"type": "string"},
-                    "standing": {"enum": ["approved", "conditional", "suspended", "expired"]},
+                    "status": {"enum": ["active", "suspended", "terminated"]},
+                    "standing": {
+                        "enum": [
+                            "approved",
+                            "conditional",
+                            "pending_review",
+                            "suspended",
+                            "expired",
+                            "terminated",
+                        ]
+                    },
                     "reasons": {"type": "array", "items": {"type": "string"}},
                     "warnings": {"type": "array", "items": {"type": "string"}},
                     "restrictions": {"type": "array", "items": {"type": "string"}},
                     "factors": {"type": "array", "items": {"type": "object"}},
                     "incidents": {"type": "array", "items": {"type": "object"}},
+                    "subprocessors": {"type": "array", "items": CHANGE},
+                },
+            },
+            "SubprocessorProposal": {
+                "type": "object",
+                "required": ["name", "service", "data_categories", "locations"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "service": {"type": "string", "description": "what it does for the vendor"},
+                    "data_categories": {**_STRINGS, "description": "lower-case words such as lab-results"},
+                    "locations": {**_STRINGS, "description": "ISO country codes (US, DE) or EU"},
+                },
+            },
+            "SubprocessorChange": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "service": {"type": "string"},
+                    "data_categories": {"type": "array", "items": {"type": "string"}},
+                    "locations": {"type": "array", "items": {"type": "string"}},
+                    "status": {"enum": ["pending", "approved", "objected", "superseded"]},
+                    "change": {"enum": ["added", "changed"]},
+                    "replaces": {"type": ["string", "null"]},
+                    "proposed_at": {"type": "string", "format": "date-time"},
+                    "objection_until": {"type": "string", "format": "date"},
+                    "decided_at": {"type": ["string", "null"], "format": "date-time"},
+                    "decided_by": {"type": ["string", "null"]},
+                    "reason": {"type": ["string", "null"]},
+                    "standing": {"type": "string", "description": "the vendor's standing after the change"},
+                },
+            },
+            "Offboarding": {
+                "type": "object",
+                "required": ["attestation"],
+                "properties": {
+                    "reason": {"type": "string", "description": "why (registry only)"},
+                    "attestation": {
+                        "type": "object",
+                        "required": ["disposition", "signed_by", "signed_on", "file"],
+                        "properties": {
+                            "disposition": {"enum": ["returned", "destroyed", "returned_and_destroyed"]},
+                            "signed_by": {"type": "string", "description": "the vendor's signatory"},
+                            "signed_on": {"type": "string", "format": "date"},
+                            "file": {
+                                "type": "object",
+                                "required": ["name", "content_base64"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "content_base64": {"type": "string", "contentEncoding": "base64"},
+                                },
+                            },
+                        },
+                    },
                 },
             },
             "IncidentReport": {

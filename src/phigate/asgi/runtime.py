@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from phigate.adapters.memory_limits import open_limit_store
 from phigate.adapters.sql import SqlSecretStore
 from phigate.adapters.sql.vendor_risk import SqlVendorRisk
-from phigate.adapters.sql.vendor_usage import SqlClientUsage
+from phigate.admin.vendor_notices import node_schedule
 from phigate.asgi.admin import create_admin_app
 from phigate.asgi.admin_assembly import trail_sink, vendor_side
 from phigate.asgi.gateway import GatewayApp
@@ -44,7 +44,6 @@ from phigate.proxy.fetch import GuardedFetcher
 from phigate.settings import ResolvedSettings, Settings
 from phigate.tls import client_context
 from phigate.vendors.gate import PostureGate
-from phigate.vendors.usage import UsageFlusher, UsageMeter
 
 log = structlog.get_logger("phigate.node")
 KEY_REFRESH_SECONDS = 20.0  # well under the signing keys' activation delay (60 s)
@@ -66,8 +65,6 @@ class Node:
         # -- vendor posture (issue 9): one gate per node, read by every pipeline and the token endpoint --
         registry = SqlVendorRisk(services.db, services.keyring)
         self.posture_gate = PostureGate(registry, settings.vendors, clock=time.time, monotonic=time.monotonic)
-        usage_meter = UsageMeter(time.time)  # evidence of use for access reviews
-        self.usage = UsageFlusher(usage_meter, SqlClientUsage(services.db))
         # -- end vendor posture --
         # -- traffic guard (issue 5): limits on the shared store; node.traffic.control is the control point --
         traffic = settings.traffic
@@ -82,18 +79,18 @@ class Node:
             control = self.traffic.control  # "tighten rate" reactions act through the traffic guard
             self.evidence = Evidence(settings, self.node_id, self.metrics, *stores, control=control)
         # -- end evidence plane --
-        # -- vendor administration (issue 9): audited posture changes, admin API --
+        # -- vendor administration (issue 9): audited posture changes, admin API, reminders --
+        desk = self.evidence.desk.raise_alert if self.evidence is not None else None
+        self.notices = node_schedule(services.db, services.keyring, settings.vendors, desk, time.time)
         self.vendor_admin, admin_token, incident_webhook = vendor_side(
-            settings, services, self.posture_gate, self.evidence
+            settings, services, self.posture_gate, self.evidence, self.traffic  # the webhook's limits
         )
         # -- end vendor administration --
         # -- data contracts (issue 7): compiled once; a problem stops the node, naming the key path --
-        has_contracts = bool(settings.contracts.clients or settings.contracts.vendors)
-        # encryption keys come from the registry, cached briefly: a rotation reaches every node
-        self.contracts = (
-            ContractEnforcement.from_settings(settings.contracts, CachedClients(services.clients))
-            if has_contracts
-            else None
+        # encryption keys come from the registry, cached briefly: a rotation reaches every node. Built
+        # with no contract too: the shape stage also de-identifies for vendors without a BAA (issue 9).
+        self.contracts: ContractEnforcement | None = ContractEnforcement.from_settings(
+            settings.contracts, CachedClients(services.clients)
         )
         # -- end data contracts --
         self.authorization_server = self._authorization_server()
@@ -106,7 +103,7 @@ class Node:
                 self.metrics,
                 self.node_id,
                 resource_server,
-                posture=PostureStage(self.posture_gate, settings.oauth.access_token_seconds, usage_meter),
+                posture=PostureStage(self.posture_gate, settings.oauth.access_token_seconds),
                 traffic=self.traffic,
                 contracts=self.contracts,  # data contracts (issue 7)
                 audit=self.evidence.trail if self.evidence is not None else None,  # evidence plane (issue 8)
@@ -187,7 +184,6 @@ class Node:
             for pool in self.upstreams.values():
                 await pool.start()
             self._refresh = asyncio.create_task(self._refresh_keys(), name="signing-key-refresh")
-            self.usage.start()  # vendor posture (issue 9)
             if self.contracts is not None:  # data contracts (issue 7): the masking keys, before serving
                 await self.contracts.load(SqlSecretStore(self.services.db, self.services.keyring))
             if self.evidence is not None:
@@ -196,10 +192,13 @@ class Node:
                 fingerprint = hashlib.sha256(self.settings.model_dump_json().encode()).hexdigest()
                 started = {"node": self.node_id, "config": fingerprint}
                 self.evidence.trail.security("node.started", rules=started)
+            if self.notices is not None:
+                self.notices.start()  # vendor reminders and overdue reviews (issue 9)
             return
+        if self.notices is not None:
+            await self.notices.stop()  # vendor reminders and overdue reviews (issue 9)
         if self.evidence is not None:
             await self.evidence.stop()  # evidence plane (issue 8): drains the spool while the store is open
-        await self.usage.stop()  # vendor posture (issue 9)
         if self._refresh is not None:
             self._refresh.cancel()
             with contextlib.suppress(asyncio.CancelledError):

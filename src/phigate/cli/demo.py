@@ -63,8 +63,9 @@ def demo(
             "ehr",
         )
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            clients = runner.run(seed_demo_parties(resolved, directory / "clients"))
             people = runner.run(seed_demo_people(resolved))  # people and their app (issue 4)
+            # after the people: every demo vendor (the app's too) gets its posture records (issue 9)
+            clients = runner.run(seed_demo_parties(resolved, directory / "clients"))
             quickstart = partial(_quickstart, pki=pki, directory=directory, clients=clients, people=people)
             runner.run(run_node(resolved, [ehr], on_ready=quickstart))
     typer.echo("phigate demo stopped.")

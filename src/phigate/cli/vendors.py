@@ -23,15 +23,27 @@ from phigate.adapters.sql import Database, SqlDataKeyStore, open_database
 from phigate.adapters.sql.clients import SqlClientRegistry
 from phigate.adapters.sql.secret_store import SqlSecretStore
 from phigate.adapters.sql.vendor_evidence import journal, new_id, sha256_hex
+from phigate.adapters.sql.vendor_notices import SqlVendorNotices
 from phigate.adapters.sql.vendor_reviews import SqlAccessReviews
 from phigate.adapters.sql.vendor_risk import SqlVendorRisk, VendorProfile
-from phigate.adapters.sql.vendor_usage import SqlClientUsage
+from phigate.adapters.sql.vendor_usage import SqlAuditUsage
 from phigate.adapters.sql.vendors import SqlVendorRegistry
 from phigate.admin.vendor_audit import audit_changes, store_sink
+from phigate.admin.vendor_lifecycle import (
+    Notify,
+    attestation_of_file,
+    decide_subprocessor,
+    offboard,
+    propose_subprocessor,
+    subprocessor_view,
+)
 from phigate.admin.vendor_registry_file import export_registry, import_registry, parse_registry
 from phigate.admin.vendor_webhook import new_webhook_secret
 from phigate.audit.events import AuditEvent, Kind
-from phigate.cli.output import emit, reported_errors
+from phigate.cli.notices import cli_sender, reminders_view, render_reminders
+from phigate.cli.output import emit, fail, reported_errors
+from phigate.errors import PhigateError
+from phigate.monitor.detectors import Alert
 from phigate.settings import ResolvedSettings, load_settings
 from phigate.settings.vendors import VendorSettings
 from phigate.types import VendorId
@@ -50,6 +62,7 @@ from phigate.vendors.records import (
     vendor_slug,
 )
 from phigate.vendors.report import render_html, vendor_report
+from phigate.vendors.reviews import review_period_start
 
 vendor_app = typer.Typer(no_args_is_help=True, help="Vendors: the third parties that own OAuth clients.")
 
@@ -703,6 +716,154 @@ def import_vendors(
     )
 
 
+# --- sub-processor changes (A.4) and offboarding (A.11): use cases in phigate.admin.vendor_lifecycle -------
+
+subprocessor_app = typer.Typer(no_args_is_help=True, help="Sub-processors and their pending changes (A.4).")
+vendor_app.add_typer(subprocessor_app, name="subprocessor")
+ChangeArg = Annotated[str, typer.Argument(help="The change id (see `phigate vendor subprocessor list`).")]
+
+
+def lifecycle_view(dossier: Dossier) -> dict[str, Any]:
+    off = dossier.offboarding
+    offboarding = None if off is None else {
+        "attestation": off.id, "disposition": off.disposition.value, "signed_by": off.signed_by,
+        "signed_on": off.signed_on.isoformat(), "recorded_at": off.recorded_at.isoformat(),
+        "file_sha256": off.document.sha256,
+    }  # fmt: skip
+    return {
+        "subprocessors": [subprocessor_view(s) for s in dossier.subprocessors],
+        "offboarding": offboarding,
+    }
+
+
+async def controller_notice(resolved: ResolvedSettings, db: Database) -> tuple[Notify, list[str]]:
+    """The alert sinks of ``audit.*``, awaited; a failure is collected, not raised: the change stands."""
+    keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+    send, failed = await cli_sender(resolved, db, keyring), []
+
+    async def notify(alert: Alert) -> None:
+        try:
+            await send(alert)
+        except PhigateError as exc:
+            failed.append(exc.message)
+
+    return notify, failed
+
+
+@subprocessor_app.command("add")
+def subprocessor_add(
+    vendor_id: VendorArg,
+    name: Annotated[str, typer.Option(help="The sub-processor's name.")],
+    service: Annotated[str, typer.Option(help="What it does for the vendor.")],
+    data_category: Annotated[list[str], typer.Option(help="Data it receives, such as lab-results (repeat).")],
+    location: Annotated[list[str], typer.Option(help="Where it processes data: US, DE, EU... (repeat).")],
+    config: ConfigOption = Path("phigate.yaml"),
+    as_json: JsonOption = False,
+) -> None:
+    """Propose a sub-processor (or new terms for a listed one): the controller is notified, the objection
+    window opens, and the vendor is pending_review (access held as it is) until approved or objected to."""
+
+    async def work(resolved: ResolvedSettings) -> dict[str, Any]:
+        async with risk_registry(resolved) as (db, risk):
+            notify, failed = await controller_notice(resolved, db)
+            item = await propose_subprocessor(
+                risk, resolved.settings.vendors, notify, vendor_id, name=name, service=service,
+                data_categories=tuple(data_category), locations=tuple(location), actor=actor(),
+                now=datetime.now(UTC),
+            )  # fmt: skip
+            posture = await standing_of(risk, resolved.settings.vendors, item.vendor_id)
+        return {**subprocessor_view(item), "standing": posture.standing.value, "notice_failed": failed}
+
+    def render(v: dict[str, Any]) -> str:
+        window = f"objection window ends {v['objection_until']}"
+        return f"{v['id']}: {v['name']} {v['change']}, pending approval ({window}); standing {v['standing']}"
+
+    view = run_with_settings(config, work)
+    emit(view, as_json, render)
+    for reason in view["notice_failed"]:
+        typer.echo(f"phigate: warning: the controller was not notified: {reason}", err=True)
+
+
+@subprocessor_app.command("list")
+def subprocessor_list(
+    vendor_id: VendorArg, config: ConfigOption = Path("phigate.yaml"), as_json: JsonOption = False
+) -> None:
+    """The vendor's sub-processors and every change to them."""
+
+    async def work(resolved: ResolvedSettings) -> list[dict[str, Any]]:
+        async with risk_registry(resolved) as (_, risk):
+            await _require(risk, check_vendor_id(vendor_id))
+            return [subprocessor_view(item) for item in await risk.subprocessors.list(VendorId(vendor_id))]
+
+    columns = ("id", "status", "change", "name", "service", "locations", "objection_until")
+    emit(run_with_settings(config, work), as_json, _render_rows(columns))
+
+
+def _decide(vendor_id: str, change_id: str, approve: bool, reason: str, config: Path, as_json: bool) -> None:
+    async def work(resolved: ResolvedSettings) -> dict[str, Any]:
+        async with risk_registry(resolved) as (_, risk):
+            item = await decide_subprocessor(risk, vendor_id, change_id, approve=approve, actor=actor(),
+                                             now=datetime.now(UTC), reason=reason)  # fmt: skip
+            posture = await standing_of(risk, resolved.settings.vendors, item.vendor_id)
+        return {**subprocessor_view(item), "standing": posture.standing.value}
+
+    emit(run_with_settings(config, work), as_json,
+         lambda v: f"{v['id']} {v['status']}; vendor {v['vendor_id']} standing {v['standing']}")  # fmt: skip
+
+
+@subprocessor_app.command("approve")
+def subprocessor_approve(
+    vendor_id: VendorArg, change_id: ChangeArg, config: ConfigOption = Path("phigate.yaml"),
+    as_json: JsonOption = False,
+) -> None:  # fmt: skip
+    """Approve a pending change: its terms go on the list and the hold on access is lifted."""
+    _decide(vendor_id, change_id, True, "", config, as_json)
+
+
+@subprocessor_app.command("object")
+def subprocessor_object(
+    vendor_id: VendorArg, change_id: ChangeArg,
+    reason: Annotated[str, typer.Option(help="Why the controller objects (kept in the registry).")],
+    config: ConfigOption = Path("phigate.yaml"), as_json: JsonOption = False,
+) -> None:  # fmt: skip
+    """Object to a pending change: the vendor may not engage the sub-processor on those terms."""
+    _decide(vendor_id, change_id, False, reason, config, as_json)
+
+
+@vendor_app.command("offboard")
+def offboard_vendor(
+    vendor_id: VendorArg,
+    attestation: Annotated[Path | None, typer.Option(help="The signed return-or-destroy file.")] = None,
+    disposition: Annotated[str, typer.Option(help="returned, destroyed or both.")] = "destroyed",
+    signed_by: Annotated[str, typer.Option(help="Who signed it for the vendor (name, role).")] = "",
+    signed_on: Annotated[str | None, typer.Option(help="When it was signed (default: today).")] = None,
+    reason: Annotated[str, typer.Option(help="Why the relationship ends (registry only).")] = "",
+    config: ConfigOption = Path("phigate.yaml"),
+    as_json: JsonOption = False,
+) -> None:
+    """Terminate the vendor (final): refused without the attestation; its tokens are revoked, its clients
+    disabled and its agreements ended at once."""
+
+    async def work(resolved: ResolvedSettings) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        try:
+            content = attestation.read_bytes() if attestation is not None else None
+        except OSError as exc:
+            raise RegistrationError("attestation", f"cannot be read ({exc.strerror})") from None
+        chosen = "returned_and_destroyed" if disposition == "both" else disposition
+        signed = attestation_of_file(
+            check_vendor_id(vendor_id), disposition=chosen, signed_by=signed_by,
+            signed_on=day(signed_on, "signed_on") or now.date(), file_name=attestation.name, content=content,
+            reason=reason, now=now,
+        ) if attestation is not None and content is not None else None  # fmt: skip
+        async with risk_registry(resolved) as (_, risk):
+            return await offboard(risk, vendor_id, signed, content, actor())
+
+    emit(run_with_settings(config, work), as_json,
+         lambda v: f"vendor {v['id']} terminated ({v['attestation']}, sha256 {v['file_sha256'][:12]}…): "
+                   f"{v['clients_disabled']} client(s) disabled, tokens revoked")  # fmt: skip
+
+
 @vendor_app.command("report")
 def report(
     vendor_id: VendorArg,
@@ -722,17 +883,25 @@ def report(
             clients = await SqlClientRegistry(db).list(vendor.id)
             profile = await risk.profile(vendor.id)
             return vendor_report(
-                vendor={**vendor_view(vendor, [c.client_id for c in clients]), **profile.public()},
+                vendor={
+                    **vendor_view(vendor, [c.client_id for c in clients]),
+                    **profile.public(),
+                    **lifecycle_view(dossier),  # sub-processors and their changes; offboarding (A.4, A.11)
+                },
                 dossier=dossier,
                 posture=evaluate(dossier, resolved.settings.vendors, now),
                 rules=resolved.settings.vendors,
                 clients=clients,
-                uses=await SqlClientUsage(db).uses(),
+                uses=await SqlAuditUsage(db).uses(
+                    review_period_start(now, resolved.settings.vendors.review_unused_days),
+                    [c.client_id for c in clients],
+                ),
                 events=[
                     {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "detail": e.detail}
                     for e in await risk.events(vendor.id)
                 ],
                 reviews=await SqlAccessReviews(db).list(),
+                notices=await SqlVendorNotices(db).sent(),
                 now=now,
             )
 
@@ -740,6 +909,29 @@ def report(
     if html_out is not None:
         html_out.write_text(render_html(result), encoding="utf-8")
     emit(result, as_json, lambda r: _render_standing({"id": vendor_id, **r["posture"]}))
+
+
+@vendor_app.command("reminders")
+def reminders_command(
+    send: Annotated[
+        bool, typer.Option("--send", help="Send what is due (each notice once; for cron).")
+    ] = False,
+    config: ConfigOption = Path("phigate.yaml"),
+    as_json: JsonOption = False,
+) -> None:
+    """Expiry reminders (BAA, DPA, certificates, contracts, assessments) and overdue reviews that are due."""
+
+    async def work(resolved: ResolvedSettings) -> dict[str, Any]:
+        async with migrated_database(resolved) as db:
+            keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+            return await reminders_view(resolved, db, keyring, datetime.now(UTC), send=send)
+
+    view = run_with_settings(config, work)
+    emit(view, as_json, render_reminders)
+    if view["failed"]:
+        fail(
+            f"{len(view['failed'])} notice(s) could not be sent; they stay due: {view['failed'][0]['reason']}"
+        )
 
 
 # --- small helpers of the risk commands ---------------------------------------------------------------
@@ -823,7 +1015,8 @@ DEMO_GOOD_ANSWERS = {
 
 async def seed_demo_posture(resolved: ResolvedSettings) -> None:
     """Give the demo vendors their records once: Acme approved (SOC 2, BAA, low risk), MedBill with a SOC 2
-    report that expired two months ago, Cohort Research with a current SOC 2 report but no BAA (no PHI)."""
+    report that expired two months ago, Cohort Research with a current SOC 2 report but no BAA (answered
+    de-identified), and the demo app's publisher approved (unmanaged vendors are refused by default)."""
     now = datetime.now(UTC)
     today = now.date()
     async with risk_registry(resolved) as (_, risk):
@@ -831,6 +1024,7 @@ async def seed_demo_posture(resolved: ResolvedSettings) -> None:
             ("acme-diagnostics", add_months(today, -3), True),
             ("medbill", add_months(today, -14), True),
             ("cohort-research", add_months(today, -2), False),
+            ("demo-apps", add_months(today, -3), True),
         ):
             vendor = VendorId(vendor_id)
             dossier = await risk.dossier(vendor)

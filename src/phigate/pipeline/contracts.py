@@ -95,9 +95,9 @@ class ContractEnforcement:
         return self._imported[text]
 
     async def load(self, store: SecretStore) -> None:
-        """Read (on a first start, create) the masking root secret: before serving, if any contract masks."""
-        if any(contract.masking is not None for contract in self.book.all()):
-            await self.keys.load(store)
+        """Read (on a first start, create) the masking root secret, before serving: contracts mask with
+        it, and so does the de-identification a vendor's posture can require at any time (issue 9)."""
+        await self.keys.load(store)
 
     def contract_for(self, ex: Exchange) -> Contract | None:
         if ex.identity is None or not self.book:

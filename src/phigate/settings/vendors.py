@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from phigate.settings.traffic import LimitSettings, parse_rate
 
 Days = Annotated[int, Field(ge=0, le=3650)]
 
@@ -17,9 +19,10 @@ Days = Annotated[int, Field(ge=0, le=3650)]
 class VendorSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # A vendor with no evidence, agreement or assessment on record: "allow" keeps clients that were
-    # registered before risk management began working; "deny" refuses them until they are assessed.
-    unmanaged_vendors: Literal["allow", "deny"] = "allow"
+    # A vendor with no evidence, agreement or assessment on record: "deny" (production posture) refuses
+    # its clients until it is assessed; "allow" lets clients registered before risk management began
+    # receive data without any posture.
+    unmanaged_vendors: Literal["allow", "deny"] = "deny"
     # No active HIPAA BAA: no PHI (A.1). "deidentified_only" refuses identifiable data (conditional
     # standing); "suspend" refuses everything.
     phi_without_baa: Literal["deidentified_only", "suspend"] = "deidentified_only"
@@ -34,8 +37,24 @@ class VendorSettings(BaseModel):
     critical_risk: Literal["read_only", "suspend", "ignore"] = "read_only"  # assessment rated critical
     max_breach_notice_hours: Annotated[int, Field(ge=1, le=720)] = 48  # A.8: a longer SLA is flagged
     cache_seconds: Annotated[float, Field(gt=0, le=5)] = 2.0  # how stale a node's view may be (<= 5 s)
-    review_unused_days: Annotated[int, Field(ge=1, le=3650)] = (
-        90  # access reviews flag scopes unused this long
-    )
+    # Access reviews read use from the audit trail this far back and flag the scopes unused in it.
+    review_unused_days: Annotated[int, Field(ge=1, le=3650)] = 90
     review_due_days: Annotated[int, Field(ge=1, le=365)] = 14  # a campaign is overdue after this
     reminder_days: tuple[Annotated[int, Field(ge=0, le=365)], ...] = (60, 30, 7, 1)  # before expiry (A.6)
+    # A sub-processor change (A.4) waits for the controller; this long it may object (GDPR Art. 28(2)).
+    subprocessor_objection_days: Annotated[int, Field(ge=1, le=365)] = 30
+    # The signed incident webhook: reports per source address (before the signature is checked) and per
+    # vendor (after), shared by every node through the traffic guard's store; null: no such limit.
+    webhook_per_ip: LimitSettings | None = LimitSettings(rate_limit=parse_rate("30 requests/minute"))
+    webhook_per_vendor: LimitSettings | None = LimitSettings(rate_limit=parse_rate("10 requests/minute"))
+    # Each node checks this often for reminders due and overdue reviews (0: never; use the CLI from cron).
+    notice_check_seconds: Annotated[float, Field(ge=0, le=86400)] = 900.0
+    # An overdue security review (A.7) or access review alerts again after this many hours.
+    overdue_alert_hours: Annotated[int, Field(ge=1, le=8760)] = 24
+
+    @field_validator("reminder_days")
+    @classmethod
+    def _distinct_lead_times(cls, days: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(days)) != len(days):
+            raise ValueError("list each lead time once, such as [60, 30, 7, 1]")
+        return tuple(sorted(days, reverse=True))

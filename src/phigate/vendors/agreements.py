@@ -1,17 +1,19 @@
 """A vendor's agreements: HIPAA BAA, GDPR Art. 28 DPA, data-sharing agreement.
 
 An agreement is *active* on a day when it is in force (``valid_from`` <= day <=
-``valid_until``) and not terminated. A BAA or DPA is refused at registration
-unless every mandatory clause of its checklist is ticked (compliance-controls A.2,
-A.3): an incomplete agreement would look like protection it does not give. A
-breach-notification window longer than the configured maximum is accepted but
-flagged (A.8), so that our own 72-hour GDPR clock can still be met.
+``valid_until``) and not terminated; it is terminated only together with a
+return-or-destroy attestation (A.11, see :mod:`phigate.vendors.offboarding`).
+A BAA or DPA is refused at registration unless every mandatory clause of its
+checklist is ticked (compliance-controls A.2, A.3): an incomplete agreement
+would look like protection it does not give. A breach-notification window
+longer than the configured maximum is accepted but flagged (A.8), so that our
+own 72-hour GDPR clock can still be met.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -20,6 +22,9 @@ from phigate.vendors.records import RegistrationError, check_name
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _WORD = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+_NO_ATTESTATION = (
+    "an agreement is terminated only with a return-or-destroy attestation (phigate vendor offboard)"
+)
 
 
 class AgreementKind(StrEnum):
@@ -81,6 +86,7 @@ class Agreement:
     security_clauses: tuple[str, ...] = ()  # free-form security commitments, each a short phrase
     file_sha256: str | None = None  # the signed document's hash (A.1: "file hash recorded")
     terminated_on: date | None = None
+    termination_attestation: str | None = None  # the return-or-destroy attestation termination needs (A.11)
 
     def __post_init__(self) -> None:
         try:
@@ -112,6 +118,8 @@ class Agreement:
         object.__setattr__(
             self, "security_clauses", tuple(check_name(c, "security_clauses") for c in self.security_clauses)
         )
+        if self.terminated_on is not None and not self.termination_attestation:
+            raise RegistrationError("terminated_on", _NO_ATTESTATION)
 
     @property
     def label(self) -> str:
@@ -120,6 +128,15 @@ class Agreement:
     def active_on(self, day: date) -> bool:
         ended = self.terminated_on is not None and self.terminated_on <= day
         return self.valid_from <= day <= self.valid_until and not ended
+
+    def terminated(self, on: date, attestation: str | None) -> Agreement:
+        """The agreement ended on ``on``: refused without the return-or-destroy attestation (A.11)."""
+        if self.terminated_on is not None:
+            ended = self.terminated_on.isoformat()
+            raise RegistrationError("terminated_on", f"the {self.label} was terminated {ended}")
+        if not attestation:
+            raise RegistrationError("terminated_on", _NO_ATTESTATION)
+        return replace(self, terminated_on=on, termination_attestation=attestation)
 
     def notice_too_slow(self, max_hours: int) -> bool:
         """A.8: a breach-notification window longer than our maximum is flagged."""

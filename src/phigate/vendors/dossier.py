@@ -18,6 +18,8 @@ from phigate.vendors.agreements import Agreement
 from phigate.vendors.assessment import Assessment
 from phigate.vendors.evidence import Evidence
 from phigate.vendors.incidents import Incident
+from phigate.vendors.offboarding import Attestation
+from phigate.vendors.subprocessors import Subprocessor
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Dossier:
     jurisdictions: frozenset[str] = frozenset()  # where the vendor processes data (EU needs a DPA)
     tokens_revoked_before: datetime | None = None  # tokens issued earlier are refused (incidents)
     client_scopes: Mapping[ClientId, str] = field(default_factory=dict)  # current registered ceilings
+    subprocessors: tuple[Subprocessor, ...] = ()  # the list and its changes, decided or pending (A.4)
+    offboarding: Attestation | None = None  # set once the vendor is terminated (A.11)
 
     @property
     def managed(self) -> bool:

@@ -7,18 +7,25 @@ breakdown, and changing one item changes one line.
 
 Standing, from the strongest effect of any factor:
 
+- ``terminated``: the vendor was offboarded (with its return-or-destroy
+  attestation); final;
 - ``suspended``: an administrator suspended the vendor, or an incident is open
   (``incident_effect: suspend``), or a rule set to ``suspend`` failed;
 - ``expired``: evidence or an agreement it must hold has lapsed (SOC 2 past its
   validity, ISO 27001 past expiry plus the grace period, a data-sharing
   agreement ended) or it holds no certification at all;
+- ``pending_review``: a change to its sub-processors waits for the controller's
+  approval; access is held where it was when the change was proposed (see
+  :mod:`phigate.vendors.subprocessors`);
 - ``conditional``: access with restrictions: ``read_only`` (writes refused) or
-  ``deidentified_only`` (no PHI: no active BAA, or EU data without a DPA);
+  ``deidentified_only`` (no PHI: no active BAA, or EU data without a DPA; reads
+  are answered de-identified with the HIPAA safe-harbor preset, writes refused);
 - ``approved``: nothing failed (warnings, such as a slow breach-notice SLA or an
   ISO certificate inside its grace period, are listed but restrict nothing).
 
-Suspended and expired vendors get no tokens and every request is refused with
-the reasons.
+Terminated, suspended and expired vendors get no tokens and every request is
+refused with the reasons. Restrictions add up: a vendor pending review without a
+BAA is held *and* de-identified.
 """
 
 from __future__ import annotations
@@ -32,13 +39,16 @@ from phigate.vendors.agreements import AgreementKind, active, newest
 from phigate.vendors.assessment import RiskBand
 from phigate.vendors.dossier import Dossier
 from phigate.vendors.evidence import Evidence, EvidenceKind, latest, valid_until
+from phigate.vendors.subprocessors import pending
 
 
 class Standing(StrEnum):
     approved = "approved"
     conditional = "conditional"
+    pending_review = "pending_review"
     suspended = "suspended"
     expired = "expired"
+    terminated = "terminated"
 
 
 class Effect(StrEnum):
@@ -48,12 +58,15 @@ class Effect(StrEnum):
     warn = "warn"
     read_only = "read_only"
     deidentified_only = "deidentified_only"
+    pending_review = "pending_review"  # access held where it was when a sub-processor change was proposed
     expire = "expire"
     suspend = "suspend"
+    terminate = "terminate"
 
 
 _STRENGTH = list(Effect)
-RESTRICTIONS = frozenset({Effect.read_only, Effect.deidentified_only})
+RESTRICTIONS = frozenset({Effect.read_only, Effect.deidentified_only, Effect.pending_review})
+_REFUSING = frozenset({Standing.suspended, Standing.expired, Standing.terminated})
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,7 @@ class Posture:
 
     @property
     def refuses_all(self) -> bool:
-        return self.standing in (Standing.suspended, Standing.expired)
+        return self.standing in _REFUSING
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -107,7 +120,10 @@ def evaluate(dossier: Dossier, rules: VendorSettings, now: datetime) -> Posture:
         return _posture(
             [Factor("registry", False, Effect.suspend, "The vendor is not registered; access refused")]
         )
-    factors: list[Factor | None] = [*_administrative(dossier), *_incidents(dossier, rules)]
+    factors: list[Factor | None] = [
+        *_offboarding(dossier), *_administrative(dossier), *_incidents(dossier, rules),
+        *_subprocessors(dossier, now.date()),
+    ]  # fmt: skip
     if dossier.managed:
         today = now.date()
         factors += [
@@ -133,12 +149,27 @@ def _posture(factors: list[Factor]) -> Posture:
     failed = [f.effect for f in factors if not f.passed]
     strongest = max(failed, key=_STRENGTH.index, default=Effect.none)
     standing = {
+        Effect.terminate: Standing.terminated,
         Effect.suspend: Standing.suspended,
         Effect.expire: Standing.expired,
+        Effect.pending_review: Standing.pending_review,
         Effect.read_only: Standing.conditional,
         Effect.deidentified_only: Standing.conditional,
     }.get(strongest, Standing.approved)
     return Posture(standing, tuple(factors))
+
+
+def _offboarding(dossier: Dossier) -> list[Factor]:
+    if dossier.offboarding is None:
+        return []
+    return [Factor("termination", False, Effect.terminate, dossier.offboarding.posture_reason)]
+
+
+def _subprocessors(dossier: Dossier, today: date) -> list[Factor]:
+    return [
+        Factor(f"subprocessor:{item.id}", False, Effect.pending_review, item.reason(today))
+        for item in pending(dossier.subprocessors)
+    ]
 
 
 def _administrative(dossier: Dossier) -> list[Factor]:

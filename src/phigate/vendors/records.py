@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -44,6 +44,16 @@ class NotRegistered(NotFound):
 class VendorStatus(StrEnum):
     active = "active"
     suspended = "suspended"  # its clients get no new tokens (enforced by the posture stage, issue 9)
+    terminated = "terminated"  # offboarded: no way back (a new relationship is a new vendor record)
+
+
+# The vendor's life cycle. Termination is final, and is reached only with a return-or-destroy
+# attestation (compliance-controls A.11: GDPR Art. 28(3)(g), HIPAA §164.504(e)(2)(ii)(J), APP 11.2).
+TRANSITIONS: dict[VendorStatus, frozenset[VendorStatus]] = {
+    VendorStatus.active: frozenset(VendorStatus),
+    VendorStatus.suspended: frozenset(VendorStatus),
+    VendorStatus.terminated: frozenset(),
+}
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,21 @@ class Vendor:
         check_vendor_id(self.id)
         object.__setattr__(self, "name", check_name(self.name, "name"))
         object.__setattr__(self, "status", _status(self.status))
+
+    def moved_to(self, status: VendorStatus, *, attestation: str | None = None) -> Vendor:
+        """The vendor in ``status``; ``attestation`` names the return-or-destroy attestation (termination).
+
+        Raises RegistrationError for a move the life cycle does not allow (anything out of
+        ``terminated``), and for termination without an attestation.
+        """
+        if status not in TRANSITIONS[self.status]:
+            raise RegistrationError(
+                "status", f"vendor {self.id} is {self.status.value}; it cannot become {status.value}"
+            )
+        if status is VendorStatus.terminated and not attestation:
+            reason = "a vendor is terminated only with a return-or-destroy attestation (a signed file)"
+            raise RegistrationError("attestation", reason)
+        return replace(self, status=status)
 
 
 def check_vendor_id(value: str) -> VendorId:

@@ -1,5 +1,6 @@
 """The per-vendor report (JSON and HTML): posture and reasons, evidence and expiry, assessment, clients,
-use, alerts, incidents with their clocks, the registry's trail and the last access review.
+use (from the audit trail), alerts and the reminders sent, incidents with their clocks, the registry's
+trail and the last access review.
 
 Built from values only; the CLI gathers them. Contacts are personal data and
 appear only when the caller asks (``contacts=True``). The HTML is one
@@ -10,41 +11,18 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from phigate.settings.vendors import VendorSettings
-from phigate.vendors.agreements import Agreement, AgreementKind, newest
+from phigate.vendors.agreements import Agreement
 from phigate.vendors.clients import OAuthClient
 from phigate.vendors.dossier import Dossier
 from phigate.vendors.evidence import Evidence, valid_until
 from phigate.vendors.posture import Posture
+from phigate.vendors.reminders import SentNotice, review_overdue_key, upcoming
 from phigate.vendors.reviews import AccessReview
 from phigate.vendors.usage import Use
-
-
-@dataclass(frozen=True)
-class Reminder:
-    item: str
-    expires_on: date
-    days_left: int
-
-
-def reminders(dossier: Dossier, rules: VendorSettings, today: date) -> list[Reminder]:
-    """Artefacts that expire within the longest reminder lead time (A.6), soonest first."""
-    horizon = max(rules.reminder_days, default=0)
-    dated: list[tuple[str, date]] = [(e.label, _expiry(e, rules)) for e in dossier.evidence]
-    for kind in AgreementKind:
-        last = newest(list(dossier.agreements), kind)
-        if last is not None:
-            dated.append((last.label, last.valid_until))
-    if dossier.assessment is not None:
-        dated.append(("security assessment review", dossier.assessment.review_due))
-    found = [
-        Reminder(item, day, (day - today).days) for item, day in dated if 0 <= (day - today).days <= horizon
-    ]
-    return sorted(found, key=lambda r: (r.expires_on, r.item))
 
 
 def _expiry(item: Evidence, rules: VendorSettings) -> date:
@@ -63,22 +41,70 @@ def vendor_report(
     uses: Sequence[Use],
     events: Sequence[Mapping[str, Any]],
     reviews: Sequence[AccessReview],
+    notices: Sequence[SentNotice],
     now: datetime,
 ) -> dict[str, Any]:
-    today = now.date()
+    """``uses``: the clients' use over the last ``vendors.review_unused_days`` (from the audit trail);
+    ``notices``: the reminders and overdue alerts sent so far (the vendor's, and access reviews')."""
     alerts = [
-        f"{r.item} expires {r.expires_on.isoformat()} ({r.days_left} days)"
-        for r in reminders(dossier, rules, today)
+        f"{e.label} expires {e.expires_on.isoformat()} ({e.days_left(now.date())} days)"
+        for e in upcoming(dossier, rules, now.date())
     ]
     alerts += list(posture.warnings)
+    incidents, overdue_notices = _incidents(dossier, now)
+    alerts += overdue_notices
+    mine = {c.client_id for c in clients}
+    review = next((r for r in reversed(reviews) if any(i.client_id in mine for i in r.items)), None)
+    sent = {n.key: n.sent_at for n in notices}
+    if review is not None and review.overdue(now):
+        alerted = sent.get(review_overdue_key(review.id))
+        note = f" (alerted {alerted.isoformat()})" if alerted is not None else ""
+        alerts.append(f"access review {review.id} overdue since {review.due_on.isoformat()}{note}")
+    return {
+        "vendor": dict(vendor),
+        "generated_at": now.isoformat(),
+        "posture": posture.as_dict(),
+        "evidence": [_evidence(e, rules) for e in dossier.evidence],
+        "agreements": [_agreement(a, rules) for a in dossier.agreements],
+        "assessment": _assessment(dossier),
+        "clients": [
+            {"client_id": c.client_id, "status": c.status.value, "scopes": c.scopes.split(" ")}
+            for c in clients
+        ],
+        "traffic_days": rules.review_unused_days,
+        "traffic": [
+            {
+                "client_id": u.client_id,
+                "resource_type": u.resource_type,
+                "interaction": u.interaction,
+                "count": u.count,
+                "last_at": u.last_at.isoformat(),
+            }
+            for u in uses
+            if u.client_id in mine
+        ],
+        "alerts": alerts,
+        "notices": [
+            {"kind": n.kind.value, "text": n.text, "sent_at": n.sent_at.isoformat()}
+            for n in notices
+            if n.vendor_id == dossier.vendor_id
+        ],
+        "incidents": incidents,
+        "last_review": None if review is None else _review(review, now, sent),
+        "trail": [dict(e) for e in events],
+    }
+
+
+def _incidents(dossier: Dossier, now: datetime) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each incident with its clocks, and an alert line per notification duty overdue."""
     contract_hours = min(
         (a.breach_notice_hours for a in dossier.agreements if a.breach_notice_hours is not None), default=None
     )
-    incidents = []
+    views, alerts = [], []
     for incident in dossier.incidents:
         clocks = incident.clocks(contract_hours)
         alerts += [f"incident {incident.id}: {c.name} notice overdue" for c in clocks if c.overdue(now)]
-        incidents.append(
+        views.append(
             {
                 "id": incident.id,
                 "summary": incident.summary,
@@ -97,44 +123,19 @@ def vendor_report(
                 ],
             }
         )
-    mine = {c.client_id for c in clients}
-    review = next((r for r in reversed(reviews) if any(i.client_id in mine for i in r.items)), None)
-    if review is not None and review.overdue(now):
-        alerts.append(f"access review {review.id} overdue since {review.due_on.isoformat()}")
+    return views, alerts
+
+
+def _review(review: AccessReview, now: datetime, sent: Mapping[str, datetime]) -> dict[str, Any]:
+    alerted = sent.get(review_overdue_key(review.id))
     return {
-        "vendor": dict(vendor),
-        "generated_at": now.isoformat(),
-        "posture": posture.as_dict(),
-        "evidence": [_evidence(e, rules) for e in dossier.evidence],
-        "agreements": [_agreement(a, rules) for a in dossier.agreements],
-        "assessment": _assessment(dossier),
-        "clients": [
-            {"client_id": c.client_id, "status": c.status.value, "scopes": c.scopes.split(" ")}
-            for c in clients
-        ],
-        "traffic": [
-            {
-                "client_id": u.client_id,
-                "resource_type": u.resource_type,
-                "interaction": u.interaction,
-                "count": u.count,
-                "last_at": u.last_at.isoformat(),
-            }
-            for u in uses
-            if u.client_id in mine
-        ],
-        "alerts": alerts,
-        "incidents": incidents,
-        "last_review": None
-        if review is None
-        else {
-            "id": review.id,
-            "started_at": review.started_at.isoformat(),
-            "due_on": review.due_on.isoformat(),
-            "open": review.open,
-            "pending": review.pending,
-        },
-        "trail": [dict(e) for e in events],
+        "id": review.id,
+        "started_at": review.started_at.isoformat(),
+        "due_on": review.due_on.isoformat(),
+        "open": review.open,
+        "overdue": review.overdue(now),
+        "alerted_at": alerted.isoformat() if alerted is not None else None,
+        "pending": review.pending,
     }
 
 
@@ -223,8 +224,10 @@ def render_html(report: Mapping[str, Any]) -> str:
     parts += [
         "<h2>Clients and permissions</h2>",
         _table(clients, ("client_id", "status", "scopes")),
-        "<h2>Traffic</h2>",
+        f"<h2>Traffic (last {_e(report['traffic_days'])} days, from the audit trail)</h2>",
         _table(report["traffic"], ("client_id", "resource_type", "interaction", "count", "last_at")),
+        "<h2>Reminders and alerts sent</h2>",
+        _table(report["notices"], ("sent_at", "kind", "text")),
         "<h2>Incidents</h2>",
         _table(report["incidents"], ("id", "summary", "status", "aware_at")),
         "<h2>Trail</h2>",

@@ -1,21 +1,24 @@
 """Access reviews: a campaign lists every client's scopes with evidence of use; the reviewer keeps or revokes.
 
-A scope is *used* by a request whose resource type and interaction it covers
-(``system/Observation.rs`` covers reads and searches of Observation). A scope
-not used for ``unused_days`` (or never) is flagged for revocation. Revoking a
-scope removes it from the client's registered ceiling: new tokens no longer
-carry it, and the posture stage narrows tokens already issued to the current
-ceiling, so it is denied on them too. A campaign still open after its due date
-is overdue.
+Each item is one registered scope of one active client, with the data contract
+that applies to the client and its use in the audit trail over the last
+``unused_days`` (requests by resource type, last use). A scope is *used* by a
+request whose resource type and interaction it covers (``system/Observation.rs``
+covers reads and searches of Observation). A scope not used in that period is
+flagged for revocation. Revoking a scope removes it from the client's registered
+ceiling: new tokens no longer carry it, and the posture stage narrows tokens
+already issued to the current ceiling, so it is denied on them too. A campaign
+still open after its due date is overdue.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from phigate.policy.scopes import ScopeSet
+from phigate.settings.contracts import ContractsSettings
 from phigate.types import ClientId, VendorId
 from phigate.vendors.clients import OAuthClient
 from phigate.vendors.records import RegistrationError, check_name
@@ -39,9 +42,11 @@ class ReviewItem:
     vendor_id: VendorId
     scope: str
     uses: int
-    by_type: dict[str, int]
+    by_type: dict[str, int]  # requests per resource type
     last_used: datetime | None
     flagged: bool
+    by_interaction: dict[str, int] = field(default_factory=dict)  # requests per interaction (read, search)
+    contract: str | None = None  # the data contract that applies to the client, in brief
     decision: Decision = Decision.pending
     reviewer: str | None = None
     decided_at: datetime | None = None
@@ -76,35 +81,54 @@ def start_review(
     *,
     unused_days: int,
     due_days: int,
+    contracts: ContractsSettings | None = None,
 ) -> AccessReview:
-    """A campaign over every active client's registered scopes, flagged from ``uses``."""
-    cutoff = now - timedelta(days=unused_days)
+    """A campaign over every active client's registered scopes, flagged from ``uses`` (any older than
+    ``unused_days`` do not count)."""
+    cutoff = review_period_start(now, unused_days)
     items = []
     for client in clients:
         if not client.active:
             continue
-        mine = [use for use in uses if use.client_id == client.client_id]
-        for scope in client.scopes.split(" "):
-            covered = [use for use in mine if covers(scope, use)]
-            last = max((use.last_at for use in covered), default=None)
-            by_type: dict[str, int] = {}
-            for use in covered:
-                by_type[use.resource_type] = by_type.get(use.resource_type, 0) + use.count
-            items.append(
-                ReviewItem(
-                    client_id=client.client_id,
-                    vendor_id=client.vendor_id,
-                    scope=scope,
-                    uses=sum(by_type.values()),
-                    by_type=by_type,
-                    last_used=last,
-                    flagged=last is None or last < cutoff,
-                )
-            )
+        contract = contract_of(client, contracts) if contracts is not None else None
+        mine = [use for use in uses if use.client_id == client.client_id and use.last_at >= cutoff]
+        items += [_item(client, scope, mine, contract) for scope in client.scopes.split(" ")]
     return AccessReview(
         id=review_id, started_at=now, due_on=now.date() + timedelta(days=due_days), unused_days=unused_days,
         items=tuple(items),
     )  # fmt: skip
+
+
+def _item(client: OAuthClient, scope: str, uses: list[Use], contract: str | None) -> ReviewItem:
+    covered = [use for use in uses if covers(scope, use)]
+    by_type: dict[str, int] = {}
+    by_interaction: dict[str, int] = {}
+    for use in covered:
+        by_type[use.resource_type] = by_type.get(use.resource_type, 0) + use.count
+        by_interaction[use.interaction] = by_interaction.get(use.interaction, 0) + use.count
+    last = max((use.last_at for use in covered), default=None)
+    return ReviewItem(
+        client_id=client.client_id, vendor_id=client.vendor_id, scope=scope, uses=sum(by_type.values()),
+        by_type=by_type, by_interaction=by_interaction, last_used=last, flagged=last is None,
+        contract=contract,
+    )  # fmt: skip
+
+
+def review_period_start(now: datetime, unused_days: int) -> datetime:
+    """Where a campaign started at ``now`` begins reading the audit trail for use."""
+    return now - timedelta(days=unused_days)
+
+
+def contract_of(client: OAuthClient, contracts: ContractsSettings) -> str | None:
+    """The data contract that applies to ``client`` (its own, else its vendor's), in brief; None: none."""
+    if client.client_id in contracts.clients:
+        key, chosen = f"contracts.clients.{client.client_id}", contracts.clients[client.client_id]
+    elif client.vendor_id in contracts.vendors:
+        key, chosen = f"contracts.vendors.{client.vendor_id}", contracts.vendors[client.vendor_id]
+    else:
+        return None
+    terms = "; ".join(f"{name} {'/'.join(t.interactions)}" for name, t in chosen.resources.items())
+    return f"{key}: {terms}"
 
 
 def covers(scope: str, use: Use) -> bool:

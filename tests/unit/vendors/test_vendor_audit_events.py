@@ -35,7 +35,8 @@ async def test_the_gate_reports_each_change_of_standing_once() -> None:
 
     ticks = iter(range(1000))
     aging = lambda: float(next(ticks) * 10)  # noqa: E731 - every read finds the cache aged
-    gate = PostureGate(source, VendorSettings(), clock=NOW.timestamp, monotonic=aging, on_change=observe)
+    rules = VendorSettings(unmanaged_vendors="allow")  # Dossier(V) has no risk record
+    gate = PostureGate(source, rules, clock=NOW.timestamp, monotonic=aging, on_change=observe)
     await gate.posture(V)
     await gate.posture(V)  # reloaded (the cache aged), same standing: nothing new
     source.current = Dossier(V, suspension=Suspension("overdue questionnaire", NOW))
@@ -54,8 +55,9 @@ async def test_the_gate_reports_each_change_of_standing_once() -> None:
 def test_a_posture_event_names_the_standing_the_previous_one_and_the_reasons() -> None:
     from phigate.vendors.posture import evaluate
 
-    before = evaluate(Dossier(V), VendorSettings(), NOW)
-    after = evaluate(Dossier(V, suspension=Suspension("x", NOW)), VendorSettings(), NOW)
+    rules = VendorSettings(unmanaged_vendors="allow")
+    before = evaluate(Dossier(V), rules, NOW)
+    after = evaluate(Dossier(V, suspension=Suspension("x", NOW)), rules, NOW)
     event = posture_event(V, before, after, NOW.timestamp())
     assert (event.kind, event.action, event.vendor_id, event.outcome) == (
         Kind.security, "vendor.posture", V, "forbidden",

@@ -21,7 +21,6 @@ from phigate.types import ClientId, RequestId, VendorId
 from phigate.vendors.dossier import Dossier, Suspension
 from phigate.vendors.gate import PostureGate, VendorRefused
 from phigate.vendors.incidents import Incident
-from phigate.vendors.usage import UsageMeter
 
 V = VendorId("acme")
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -51,7 +50,8 @@ class Clock:
 
 
 def gate(source: Source, monotonic: Clock) -> PostureGate:
-    return PostureGate(source, VendorSettings(cache_seconds=2), clock=NOW.timestamp, monotonic=monotonic)
+    rules = VendorSettings(cache_seconds=2, unmanaged_vendors="allow")  # Dossier(V) has no risk record
+    return PostureGate(source, rules, clock=NOW.timestamp, monotonic=monotonic)
 
 
 async def test_the_gate_rereads_the_registry_after_the_cache_time_and_loads_once_for_many() -> None:
@@ -89,8 +89,8 @@ def exchange(method: str, path: str, scopes: str, issued_at: float) -> Exchange:
     return ex
 
 
-def stage(dossier: Dossier, meter: UsageMeter | None = None) -> PostureStage:
-    return PostureStage(gate(Source(dossier), Clock()), TOKEN_SECONDS, meter)
+def stage(dossier: Dossier) -> PostureStage:
+    return PostureStage(gate(Source(dossier), Clock()), TOKEN_SECONDS)
 
 
 async def test_a_suspended_vendor_is_refused_with_its_reasons_only() -> None:
@@ -107,7 +107,8 @@ async def test_read_only_refuses_writes_and_lets_reads_through() -> None:
     incident = Incident(id="inc-1", vendor_id=V, summary="Phish", aware_at=aware, recorded_at=aware)
     dossier = Dossier(V, incidents=(incident,))
     read_only = PostureStage(
-        PostureGate(Source(dossier), VendorSettings(incident_effect="read_only"), clock=NOW.timestamp,
+        PostureGate(Source(dossier), VendorSettings(incident_effect="read_only", unmanaged_vendors="allow"),
+                    clock=NOW.timestamp,
                     monotonic=Clock()), TOKEN_SECONDS,
     )  # fmt: skip
     await read_only(exchange("GET", "/fhir/Observation/1", "system/Observation.cruds", NOW.timestamp()))
@@ -127,14 +128,11 @@ async def test_tokens_issued_before_an_incident_are_revoked_even_after_reinstate
     await posture_stage(exchange("GET", "/fhir/Patient/1", "system/Patient.r", revoked_at.timestamp() + 1))
 
 
-async def test_the_grant_is_narrowed_to_the_current_registered_scopes_and_use_is_counted() -> None:
-    meter = UsageMeter(NOW.timestamp)
+async def test_the_grant_is_narrowed_to_the_current_registered_scopes() -> None:
     dossier = Dossier(V, client_scopes={ClientId("lab"): "system/Patient.r"})
     ex = exchange("GET", "/fhir/Patient/1", "system/Patient.r system/Observation.rs", NOW.timestamp())
-    await stage(dossier, meter)(ex)
+    await stage(dossier)(ex)
     assert ex.identity is not None and ex.identity.grant.scopes.to_string() == "system/Patient.r"
-    [use] = meter.drain()
-    assert (use.client_id, use.resource_type, use.interaction, use.count) == ("lab", "Patient", "read", 1)
 
 
 async def test_a_public_request_has_no_vendor_to_check() -> None:

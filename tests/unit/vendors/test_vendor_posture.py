@@ -162,7 +162,14 @@ CASES: list[tuple[str, Dossier, Standing, str]] = [
     ),
     (
         "BAA terminated",
-        replace(good(), agreements=(agreement(AgreementKind.baa, terminated_on=date(2026, 11, 1)),)),
+        replace(
+            good(),
+            agreements=(
+                agreement(
+                    AgreementKind.baa, terminated_on=date(2026, 11, 1), termination_attestation="off-1"
+                ),
+            ),
+        ),
         Standing.conditional,
         "HIPAA business associate agreement terminated 2026-11-01; no PHI may be disclosed "
         "(de-identified data only)",
@@ -222,7 +229,12 @@ CASES: list[tuple[str, Dossier, Standing, str]] = [
         Standing.suspended,
         "The vendor is not registered; access refused",
     ),
-    ("unmanaged vendor, allowed by default", Dossier(V), Standing.approved, ""),
+    (
+        "unmanaged vendor, refused by default",
+        Dossier(V),
+        Standing.suspended,
+        "The vendor has not been assessed yet; access refused until it is",
+    ),
 ]
 
 
@@ -283,7 +295,7 @@ def test_moving_the_clock_past_soc2_validity_expires_the_vendor() -> None:
             Standing.approved,
             None,
         ),
-        (VendorSettings(unmanaged_vendors="deny"), Dossier(V), Standing.suspended, Effect.suspend),
+        (VendorSettings(unmanaged_vendors="allow"), Dossier(V), Standing.approved, None),
         (VendorSettings(require_certification=False), replace(good(), evidence=()), Standing.approved, None),
     ],
 )

@@ -202,7 +202,7 @@ class SqlAuditStore:
     async def alerts(self) -> list[dict[str, Any]]:
         async with self.db.connect() as connection:
             rows = (await connection.execute(select(audit_alerts).order_by(audit_alerts.c.id))).all()
-        return [dict(r._mapping) for r in rows]
+        return [{str(k): v for k, v in r._mapping.items()} for r in rows]  # plain str keys: JSON-ready
 
 
 def _outcome(outcome: str | None) -> Any:
@@ -227,6 +227,7 @@ def _row(event: ChainedEvent) -> dict[str, Any]:
         "vendor_id": data.get("vendor_id"),
         "outcome": str(data.get("outcome", "ok"))[:64],
         "event": orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode(),
+        "resource_type": str(data["resource_type"])[:64] if data.get("resource_type") else None,
     }
 
 

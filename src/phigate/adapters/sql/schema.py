@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -112,11 +113,13 @@ audit_events = Table(
     Column("recorded", Float, nullable=False, index=True),
     Column("kind", String(16), nullable=False),
     Column("action", String(64), nullable=False),
-    Column("client_id", String(128), nullable=True, index=True),
+    Column("client_id", String(128), nullable=True),
     Column("vendor_id", String(64), nullable=True, index=True),
     Column("outcome", String(64), nullable=False),
     Column("event", Text, nullable=False),  # the canonical JSON the hash covers
+    Column("resource_type", String(64), nullable=True),  # of an exchange (r0012): evidence of use
     UniqueConstraint("node", "seq"),
+    Index("ix_audit_events_client_id_recorded", "client_id", "recorded"),  # a client's events by time
 )
 
 audit_event_patients = Table(
@@ -238,14 +241,16 @@ access_reviews = Table(
     Column("closed_at", DateTime(timezone=True), nullable=True),
 )
 
-client_usage = Table(
-    "client_usage",
+# Reminders and overdue alerts already sent (r0012): one row per artefact and lead time, or per overdue
+# review (``sent_at`` is when it last went out), so that no node and no run sends one twice.
+vendor_notices = Table(
+    "vendor_notices",
     metadata,
-    Column("client_id", String(128), primary_key=True),
-    Column("resource_type", String(64), primary_key=True),
-    Column("interaction", String(16), primary_key=True),
-    Column("count", Integer, nullable=False),
-    Column("last_at", DateTime(timezone=True), nullable=False),
+    Column("key", String(300), primary_key=True),
+    Column("vendor_id", String(64), nullable=True, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
 )
 
 # -- people (issue 4): users, second factors, sessions; codes and refresh tokens of apps --
@@ -413,4 +418,28 @@ webauthn_credentials = Table(
     Column("name", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_used_at", DateTime(timezone=True), nullable=True),
+)
+
+# -- vendor sub-processors and offboarding (issue 9, A.4 and A.11; migration r0011_vendor_subprocessors) --
+vendor_subprocessors = Table(  # the list and its changes: one row per proposed change, decided or pending
+    "vendor_subprocessors",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("vendor_id", String(64), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("status", String(16), nullable=False),  # pending, approved, objected, superseded
+    Column("details", Text, nullable=False),  # JSON: service, categories, locations, window, scopes held
+    Column("proposed_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+)
+
+vendor_offboardings = Table(  # return-or-destroy attestations; a row means the vendor is terminated
+    "vendor_offboardings",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("vendor_id", String(64), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("details", Text, nullable=False),  # JSON: disposition, signatory, date, reason, file name and size
+    Column("document", LargeBinary, nullable=True),  # the signed attestation, sealed (null: imported by hash)
+    Column("file_sha256", String(64), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
 )

@@ -8,11 +8,13 @@ from typing import Any
 import orjson
 
 from phigate.adapters.sql.database import as_utc
-from phigate.types import VendorId
+from phigate.types import ClientId, VendorId
 from phigate.vendors.agreements import Agreement, AgreementKind
 from phigate.vendors.assessment import Assessment, RiskBand, RiskRating
 from phigate.vendors.evidence import Attachment, Evidence, EvidenceKind
 from phigate.vendors.incidents import Incident, IncidentStatus
+from phigate.vendors.offboarding import Attestation, Disposition
+from phigate.vendors.subprocessors import ChangeStatus, Subprocessor
 
 _EVIDENCE_DATES = ("period_start", "period_end", "bridge_until", "expires_on", "performed_on")
 
@@ -68,6 +70,7 @@ def agreement_document(item: Agreement) -> dict[str, Any]:
         "purposes": list(item.purposes), "data_categories": list(item.data_categories),
         "security_clauses": list(item.security_clauses),
         "terminated_on": item.terminated_on.isoformat() if item.terminated_on else None,
+        "termination_attestation": item.termination_attestation,
     }  # fmt: skip
 
 
@@ -83,6 +86,7 @@ def agreement_of(row_id: str, vendor_id: str, kind: str, details: str, recorded_
         data_categories=tuple(document["data_categories"]),
         security_clauses=tuple(document["security_clauses"]),
         file_sha256=sha256, terminated_on=_day(document["terminated_on"]),
+        termination_attestation=document.get("termination_attestation"),
     )  # fmt: skip
 
 
@@ -124,4 +128,50 @@ def incident_of(row_id: str, vendor_id: str, status: str, details: str, recorded
         assessment=document["assessment"],
         closed_at=_moment(document["closed_at"]) if document["closed_at"] else None,
         restored_at=_moment(document["restored_at"]) if document.get("restored_at") else None,
+    )  # fmt: skip
+
+
+def subprocessor_document(item: Subprocessor) -> dict[str, Any]:
+    return {
+        "service": item.service, "data_categories": list(item.data_categories),
+        "locations": list(item.locations), "objection_until": item.objection_until.isoformat(),
+        "replaces": item.replaces, "decided_by": item.decided_by, "note": item.note,
+        "scopes_at_proposal": dict(item.scopes_at_proposal),
+    }  # fmt: skip
+
+
+def subprocessor_of(row_id: str, vendor_id: str, name: str, status: str, details: str, proposed_at: datetime,
+                    decided_at: datetime | None) -> Subprocessor:  # fmt: skip
+    document = loads(details)
+    until = _day(document["objection_until"])
+    assert until is not None
+    return Subprocessor(
+        id=row_id, vendor_id=VendorId(vendor_id), name=name, status=ChangeStatus(status),
+        service=document["service"], data_categories=tuple(document["data_categories"]),
+        locations=tuple(document["locations"]), proposed_at=as_utc(proposed_at), objection_until=until,
+        replaces=document["replaces"], decided_at=as_utc(decided_at) if decided_at else None,
+        decided_by=document["decided_by"], note=document["note"],
+        scopes_at_proposal={ClientId(k): v for k, v in document["scopes_at_proposal"].items()},
+    )  # fmt: skip
+
+
+def attestation_document(item: Attestation) -> dict[str, Any]:
+    return {
+        "disposition": item.disposition.value, "signed_by": item.signed_by,
+        "signed_on": item.signed_on.isoformat(), "reason": item.reason,
+        "document": {"name": item.document.name, "size": item.document.size},
+    }  # fmt: skip
+
+
+def attestation_of(
+    row_id: str, vendor_id: str, details: str, recorded_at: datetime, sha256: str
+) -> Attestation:
+    document = loads(details)
+    signed_on = _day(document["signed_on"])
+    assert signed_on is not None
+    attached = document["document"]
+    return Attestation(
+        id=row_id, vendor_id=VendorId(vendor_id), disposition=Disposition(document["disposition"]),
+        signed_by=document["signed_by"], signed_on=signed_on, recorded_at=as_utc(recorded_at),
+        document=Attachment(attached["name"], sha256, attached["size"]), reason=document["reason"],
     )  # fmt: skip

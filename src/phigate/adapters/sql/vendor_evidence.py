@@ -16,12 +16,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from phigate.adapters.sql.database import Database
-from phigate.adapters.sql.schema import vendor_agreements, vendor_events, vendor_evidence
+from phigate.adapters.sql.schema import vendor_agreements, vendor_events, vendor_evidence, vendor_profiles
 from phigate.adapters.sql.vendor_codec import (
     agreement_document,
     agreement_of,
@@ -45,7 +48,7 @@ def sha256_hex(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def _context(table: str, row_id: str, vendor_id: str) -> bytes:
+def sealing_context(table: str, row_id: str, vendor_id: str) -> bytes:
     return json.dumps([table, row_id, vendor_id], separators=(",", ":")).encode()
 
 
@@ -86,6 +89,19 @@ async def record_event(
     changes = _journal.get()
     if changes is not None:
         changes.append(VendorChange(vendor_id, at, actor[:200], action, detail))
+
+
+async def upsert_profile(
+    connection: AsyncConnection, dialect: str, vendor_id: str, now: datetime, **changes: Any
+) -> None:
+    """Set ``changes`` on the vendor's profile row, creating it (empty details) when there is none."""
+    insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    fresh = {"details": "{}", **changes}
+    statement = insert_(vendor_profiles).values(vendor_id=vendor_id, updated_at=now, **fresh)
+    statement = statement.on_conflict_do_update(
+        index_elements=[vendor_profiles.c.vendor_id], set_={**changes, "updated_at": now}
+    )
+    await connection.execute(statement)
 
 
 class SqlVendorEvidence:
@@ -167,7 +183,7 @@ class SqlVendorEvidence:
             row = (await connection.execute(query)).one_or_none()
         if row is None or row[0] is None:
             return None
-        content = await self._cipher.decrypt(bytes(row[0]), _context(table.name, item_id, vendor_id))
+        content = await self._cipher.decrypt(bytes(row[0]), sealing_context(table.name, item_id, vendor_id))
         if sha256_hex(content) != row[1]:
             raise KeyStoreError("A stored attachment does not match its recorded hash.")
         return content
@@ -179,7 +195,7 @@ class SqlVendorEvidence:
             return None
         if expected != sha256_hex(content):
             raise ValueError("the attachment's recorded hash is not the hash of its content")
-        return await self._cipher.encrypt(content, _context(table, row_id, vendor_id))
+        return await self._cipher.encrypt(content, sealing_context(table, row_id, vendor_id))
 
 
 def _evidence(row: Row[tuple[object, ...]]) -> Evidence:

@@ -2,7 +2,8 @@
 
 A revocation narrows ``oauth_clients.scopes`` in the same transaction as the
 decision and its trail line; when a client's last scope is revoked, the client
-is disabled instead (a client without scopes cannot exist).
+is disabled instead (a client without scopes cannot exist). A grant widens them,
+only if they are still what the caller read (a concurrent change is refused).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from phigate.adapters.sql.schema import access_reviews, oauth_clients
 from phigate.adapters.sql.vendor_codec import dumps, loads
 from phigate.adapters.sql.vendor_evidence import record_event
 from phigate.types import ClientId, VendorId
-from phigate.vendors.clients import ClientStatus
-from phigate.vendors.records import NotRegistered
+from phigate.vendors.clients import ClientStatus, OAuthClient
+from phigate.vendors.records import NotRegistered, RegistrationError
 from phigate.vendors.reviews import AccessReview, Decision, ReviewItem, decide, without_scope
 
 
@@ -69,6 +70,21 @@ class SqlAccessReviews:
             await record_event(connection, item.vendor_id, reviewer, f"review.{decision.value}", detail, now)
         return review
 
+    async def grant(self, client: OAuthClient, ceiling: str, scope: str, actor: str, now: datetime) -> None:
+        """Widen ``client``'s registered scopes to ``ceiling`` (which adds ``scope``), unless they changed
+        since ``client`` was read."""
+        table = oauth_clients
+        statement = (
+            update(table)
+            .where(table.c.client_id == client.client_id, table.c.scopes == client.scopes)
+            .values(scopes=ceiling, updated_at=now)
+        )
+        async with self._db.begin() as connection:
+            if not (await connection.execute(statement)).rowcount:
+                raise RegistrationError("scopes", "the client's scopes changed meanwhile; try again")
+            detail = f"{client.client_id} {scope}"
+            await record_event(connection, client.vendor_id, actor, "scope.grant", detail, now)
+
     async def _revoke(self, connection: Any, client_id: ClientId, scope: str, now: datetime) -> None:
         query = select(oauth_clients.c.scopes).where(oauth_clients.c.client_id == client_id)
         current = (await connection.execute(query)).scalar_one_or_none()
@@ -92,7 +108,8 @@ def _document(review: AccessReview) -> dict[str, Any]:
         "items": [
             {
                 "client_id": i.client_id, "vendor_id": i.vendor_id, "scope": i.scope, "uses": i.uses,
-                "by_type": i.by_type, "last_used": i.last_used.isoformat() if i.last_used else None,
+                "by_type": i.by_type, "by_interaction": i.by_interaction, "contract": i.contract,
+                "last_used": i.last_used.isoformat() if i.last_used else None,
                 "flagged": i.flagged, "decision": i.decision.value, "reviewer": i.reviewer,
                 "decided_at": i.decided_at.isoformat() if i.decided_at else None,
             }
@@ -110,6 +127,8 @@ def _review(review_id: str, details: str, started_at: datetime, closed_at: datet
             scope=i["scope"],
             uses=i["uses"],
             by_type=i["by_type"],
+            by_interaction=i.get("by_interaction", {}),  # campaigns started before it was recorded
+            contract=i.get("contract"),
             flagged=i["flagged"],
             decision=Decision(i["decision"]),
             last_used=_moment(i["last_used"]),

@@ -15,8 +15,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,7 +35,10 @@ from phigate.adapters.sql.vendor_codec import (
     incident_of,
     loads,
 )
-from phigate.adapters.sql.vendor_evidence import SqlVendorEvidence, record_event
+from phigate.adapters.sql.vendor_evidence import SqlVendorEvidence, record_event, upsert_profile
+from phigate.adapters.sql.vendor_offboarding import SqlOffboarding
+from phigate.adapters.sql.vendor_subprocessors import SqlSubprocessors
+from phigate.adapters.sql.vendors import SqlVendorRegistry
 from phigate.ports import DataCipher
 from phigate.types import ClientId, VendorId
 from phigate.vendors.assessment import Assessment
@@ -75,7 +76,10 @@ class SqlVendorRisk:
     def __init__(self, db: Database, cipher: DataCipher) -> None:
         self._db = db
         self._cipher = cipher
+        self.registry = SqlVendorRegistry(db)
         self.documents = SqlVendorEvidence(db, cipher)
+        self.subprocessors = SqlSubprocessors(db)
+        self.offboarding = SqlOffboarding(db, cipher)
 
     # --- profile and suspension -------------------------------------------------------------------------
 
@@ -108,7 +112,7 @@ class SqlVendorRisk:
 
     async def suspend(self, vendor_id: VendorId, reason: str, actor: str, now: datetime) -> None:
         """Suspend the vendor and revoke every token its clients hold (issued up to ``now``)."""
-        await self._require(vendor_id)
+        await self._require(vendor_id, VendorStatus.suspended)
         async with self._db.begin() as connection:
             await self._upsert(
                 connection,
@@ -127,8 +131,9 @@ class SqlVendorRisk:
         """Lift a suspension and the access effect of open incidents (they stay open until closed).
 
         Tokens revoked by the suspension stay revoked: the vendor's clients get new ones.
+        A terminated vendor is not reinstated (RegistrationError): termination is final.
         """
-        await self._require(vendor_id)
+        await self._require(vendor_id, VendorStatus.active)
         async with self._db.begin() as connection:
             await self._upsert(connection, vendor_id, now, suspended_reason=None, suspended_at=None)
             await connection.execute(
@@ -231,6 +236,7 @@ class SqlVendorRisk:
                     )
                 )
             ).all()
+            subprocessors = await self.subprocessors.read(connection, vendor_id)
         assessments = await self.assessments(vendor_id)
         suspension = None
         if profile is not None and profile.suspended_at is not None:
@@ -245,28 +251,23 @@ class SqlVendorRisk:
             jurisdictions=frozenset(details.get("jurisdictions", ())),
             tokens_revoked_before=as_utc(revoked) if revoked is not None else None,
             client_scopes={ClientId(row.client_id): row.scopes for row in clients},
+            subprocessors=tuple(subprocessors), offboarding=await self.offboarding.attestation(vendor_id),
         )  # fmt: skip
 
     # --- plumbing -----------------------------------------------------------------------------------------
 
-    async def _require(self, vendor_id: VendorId) -> None:
-        async with self._db.connect() as connection:
-            found = (
-                await connection.execute(select(vendors.c.id).where(vendors.c.id == vendor_id))
-            ).one_or_none()
-        if found is None:
+    async def _require(self, vendor_id: VendorId, becomes: VendorStatus | None = None) -> None:
+        """The vendor must exist, and may move to ``becomes`` (a terminated vendor moves nowhere)."""
+        vendor = await self.registry.get(vendor_id)
+        if vendor is None:
             raise NotRegistered(f"No vendor '{vendor_id}' is registered (see `phigate vendor list`).")
+        if becomes is not None:
+            vendor.moved_to(becomes)
 
     async def _upsert(
         self, connection: AsyncConnection, vendor_id: VendorId, now: datetime, **changes: Any
     ) -> None:
-        insert_ = postgresql_insert if self._db.dialect == "postgresql" else sqlite_insert
-        fresh = {"details": "{}", **changes}
-        statement = insert_(vendor_profiles).values(vendor_id=vendor_id, updated_at=now, **fresh)
-        statement = statement.on_conflict_do_update(
-            index_elements=[vendor_profiles.c.vendor_id], set_={**changes, "updated_at": now}
-        )
-        await connection.execute(statement)
+        await upsert_profile(connection, self._db.dialect, vendor_id, now, **changes)
 
     async def _incidents(self, connection: AsyncConnection, vendor_id: VendorId | None) -> list[Incident]:
         table = vendor_incidents

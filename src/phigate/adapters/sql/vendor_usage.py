@@ -1,52 +1,50 @@
-"""Usage counts for access reviews (:class:`phigate.vendors.usage.UsageStore`), summed across nodes."""
+"""Evidence of use for access reviews (:class:`phigate.vendors.usage.UsageSource`), from the audit trail.
+
+One grouped query over ``audit_events``: the exchanges of the given clients
+since a moment, counted per resource type and interaction with their latest
+time. It reads the index on (client_id, recorded), so its cost follows the
+reviewed clients' traffic in the period, not the size of the trail.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from collections.abc import Collection
+from datetime import UTC, datetime
 
-from phigate.adapters.sql.database import Database, as_utc
-from phigate.adapters.sql.schema import client_usage
+from sqlalchemy import Select, func, select
+
+from phigate.adapters.sql.database import Database
+from phigate.adapters.sql.schema import audit_events
 from phigate.types import ClientId
 from phigate.vendors.usage import Use
 
 
-class SqlClientUsage:
+class SqlAuditUsage:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(self, uses: list[Use]) -> None:
-        insert_ = postgresql_insert if self._db.dialect == "postgresql" else sqlite_insert
-        async with self._db.begin() as connection:
-            for use in uses:
-                statement = insert_(client_usage).values(
-                    client_id=use.client_id[:128], resource_type=use.resource_type[:64],
-                    interaction=use.interaction[:16], count=use.count, last_at=use.last_at,
-                )  # fmt: skip
-                excluded = statement.excluded
-                statement = statement.on_conflict_do_update(
-                    index_elements=[
-                        client_usage.c.client_id,
-                        client_usage.c.resource_type,
-                        client_usage.c.interaction,
-                    ],
-                    set_={
-                        "count": client_usage.c.count + excluded.count,
-                        "last_at": func.max(client_usage.c.last_at, excluded.last_at)
-                        if self._db.dialect == "sqlite"
-                        else func.greatest(client_usage.c.last_at, excluded.last_at),
-                    },
-                )
-                await connection.execute(statement)
-
-    async def uses(self, client_id: ClientId | None = None) -> list[Use]:
-        query = select(client_usage).order_by(client_usage.c.client_id, client_usage.c.resource_type)
-        if client_id is not None:
-            query = query.where(client_usage.c.client_id == client_id)
+    async def uses(self, since: datetime, client_ids: Collection[str]) -> list[Use]:
+        if not client_ids:
+            return []
         async with self._db.connect() as connection:
-            rows = (await connection.execute(query)).all()
+            rows = (await connection.execute(use_query(since, client_ids))).all()
         return [
-            Use(ClientId(r.client_id), r.resource_type, r.interaction, int(r[3]), as_utc(r.last_at))
-            for r in rows
+            Use(ClientId(client), str(rtype), str(action), int(count), datetime.fromtimestamp(last, UTC))
+            for client, rtype, action, count, last in rows
         ]
+
+
+def use_query(since: datetime, client_ids: Collection[str]) -> Select[str, str, str, int, float]:
+    """Exchanges of ``client_ids`` since ``since``: (client, resource type, interaction, count, latest)."""
+    e = audit_events.c
+    return (
+        select(e.client_id, e.resource_type, e.action, func.count(), func.max(e.recorded))
+        .where(
+            e.client_id.in_(sorted(client_ids)),
+            e.recorded >= since.timestamp(),
+            e.kind == "exchange",
+            e.resource_type.is_not(None),
+        )
+        .group_by(e.client_id, e.resource_type, e.action)
+        .order_by(e.client_id, e.resource_type, e.action)
+    )

@@ -1,0 +1,174 @@
+"""``phigate vendor subprocessor add/list/approve/object`` and ``phigate vendor offboard`` (A.4, A.11).
+
+From the command line too, a sub-processor change notifies the controller through the configured alert
+webhook and the audit trail, and makes the vendor pending_review until it is decided; offboarding is
+refused without the return-or-destroy attestation, and with it the vendor is terminated for good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner, Result
+
+from phigate.adapters.kms import generate_master_key
+from phigate.cli.audit import audit_app
+from phigate.cli.vendors import vendor_app
+from phigate.monitor.alerts import signature
+
+SECRET = "cli-hook-secret"
+CONFIG = """\
+environment: dev
+upstreams:
+  ehr:
+    targets: [{{url: "http://127.0.0.1:8080/fhir"}}]
+routes: [{{base: /fhir, upstream: ehr}}]
+storage: {{url: "sqlite+aiosqlite:///phigate.db"}}
+master_key: {{file: master.key}}
+audit: {{webhook_url: "{hook}", webhook_secret_env: PHIGATE_TEST_CLI_HOOK}}
+"""
+
+app = typer.Typer()
+app.add_typer(vendor_app, name="vendor")
+app.add_typer(audit_app, name="audit")
+Received = list[tuple[dict[str, str], bytes]]
+
+
+@pytest.fixture
+def hook() -> Iterator[tuple[str, Received]]:
+    received: Received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def config(tmp_path: Path, hook: tuple[str, Received], monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PHIGATE_TEST_CLI_HOOK", SECRET)
+    (tmp_path / "master.key").write_text(generate_master_key() + "\n")
+    path = tmp_path / "phigate.yaml"
+    path.write_text(CONFIG.format(hook=hook[0]), encoding="utf-8")
+    return path
+
+
+def run(config: Path, *args: str | Path) -> Result:
+    return CliRunner().invoke(app, [*map(str, args), "--config", str(config)])
+
+
+def ok(config: Path, *args: str | Path) -> Result:
+    result = run(config, *args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def as_json(config: Path, *args: str | Path) -> Any:
+    return json.loads(ok(config, *args, "--json").stdout)
+
+
+def managed_vendor(config: Path, tmp_path: Path) -> None:
+    year = datetime.now(UTC).year
+    ok(config, "vendor", "add", "Acme Labs")
+    ok(config, "vendor", "evidence", "add", "acme-labs", "--kind", "soc2_type2", "--issuer", "Auditor LLP",
+       "--period-start", f"{year - 1}-01-01", "--period-end", f"{year - 1}-12-31")  # fmt: skip
+    ok(config, "vendor", "agreement", "add", "acme-labs", "--kind", "baa", "--all-clauses",
+       "--valid-from", f"{year - 1}-01-01", "--valid-until", f"{year + 2}-12-31")  # fmt: skip
+
+
+def test_a_sub_processor_change_from_the_cli_notifies_and_waits_for_the_controller(
+    config: Path, tmp_path: Path, hook: tuple[str, Received]
+) -> None:
+    managed_vendor(config, tmp_path)
+    assert as_json(config, "vendor", "show", "acme-labs")["standing"] == "approved"
+    change = as_json(config, "vendor", "subprocessor", "add", "acme-labs", "--name", "CloudStore",
+                     "--service", "object storage", "--data-category", "lab-results",
+                     "--location", "US", "--location", "EU")  # fmt: skip
+    assert (change["status"], change["standing"], change["notice_failed"]) == (
+        "pending",
+        "pending_review",
+        [],
+    )
+
+    [(headers, body)] = hook[1]  # the controller's notice, signed
+    assert headers["x-phigate-signature"] == signature(SECRET.encode(), headers["x-phigate-timestamp"], body)
+    notice = json.loads(body)
+    assert (notice["detector"], notice["vendor_id"]) == ("vendor.subprocessor", "acme-labs")
+    assert "CloudStore added" in notice["explanation"] and change["objection_until"] in notice["explanation"]
+
+    shown = as_json(config, "vendor", "show", "acme-labs")
+    assert shown["standing"] == "pending_review"
+    window = f"objection window ends {change['objection_until']}"
+    added = f"Sub-processor CloudStore added {change['proposed_at'][:10]}"
+    assert shown["reasons"] == [f"{added}; pending approval ({window})"]
+    assert [c["id"] for c in as_json(config, "vendor", "subprocessor", "list", "acme-labs")] == [change["id"]]
+    refused = run(config, "vendor", "subprocessor", "object", "acme-labs", change["id"], "--reason", " ")
+    assert refused.exit_code == 1 and "reason" in refused.stderr
+    approved = as_json(config, "vendor", "subprocessor", "approve", "acme-labs", change["id"])
+    assert (approved["status"], approved["standing"]) == ("approved", "approved")
+    twice = run(config, "vendor", "subprocessor", "approve", "acme-labs", change["id"])
+    assert twice.exit_code == 1 and "decided already" in twice.stderr
+
+    report = as_json(config, "vendor", "report", "acme-labs")
+    assert [(s["name"], s["status"]) for s in report["vendor"]["subprocessors"]] == [
+        ("CloudStore", "approved")
+    ]
+    actions = [e["action"] for e in as_json(config, "audit", "search", "--vendor", "acme-labs")]
+    assert actions[-3:] == [
+        "vendor.subprocessor",
+        "vendor.subprocessor.propose",
+        "vendor.subprocessor.approve",
+    ]
+    ok(config, "audit", "verify")
+
+
+def test_offboarding_is_refused_without_the_attestation_and_final_with_it(
+    config: Path, tmp_path: Path
+) -> None:
+    managed_vendor(config, tmp_path)
+    refused = run(config, "vendor", "offboard", "acme-labs", "--signed-by", "Jo Bloggs, CISO")
+    assert refused.exit_code == 1
+    assert refused.stderr.strip().splitlines() == [
+        "phigate: attestation: a vendor is terminated only with a return-or-destroy attestation "
+        "(a signed file)"
+    ]
+    assert as_json(config, "vendor", "show", "acme-labs")["standing"] == "approved"  # nothing changed
+
+    signed = tmp_path / "destruction-certificate.pdf"
+    signed.write_bytes(b"%PDF-1.7 Acme destroyed every copy of the data on 2026-11-27")
+    ended = as_json(config, "vendor", "offboard", "acme-labs", "--attestation", signed, "--disposition",
+                    "destroyed", "--signed-by", "Jo Bloggs, CISO", "--reason", "contract ended")  # fmt: skip
+    assert ended["status"] == "terminated" and len(ended["agreements_terminated"]) == 1
+    assert ended["file_sha256"] == hashlib.sha256(signed.read_bytes()).hexdigest()
+    shown = as_json(config, "vendor", "show", "acme-labs")
+    assert shown["standing"] == "terminated"
+    assert shown["reasons"][0] == f"Vendor offboarded on {datetime.now(UTC).date().isoformat()}; access ended"
+    again = run(config, "vendor", "reinstate", "acme-labs")
+    assert again.exit_code == 1 and "cannot become active" in again.stderr
+    report = as_json(config, "vendor", "report", "acme-labs")
+    assert report["vendor"]["offboarding"]["file_sha256"] == ended["file_sha256"]
+    actions = [e["action"] for e in as_json(config, "audit", "search", "--vendor", "acme-labs")]
+    assert actions[-1] == "vendor.vendor.offboard"
