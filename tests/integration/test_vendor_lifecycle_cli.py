@@ -22,6 +22,7 @@ from typer.testing import CliRunner, Result
 
 from phigate.adapters.kms import generate_master_key
 from phigate.cli.audit import audit_app
+from phigate.cli.clients import client_app
 from phigate.cli.vendors import vendor_app
 from phigate.monitor.alerts import signature
 
@@ -40,6 +41,7 @@ audit: {{webhook_url: "{hook}", webhook_secret_env: PHIGATE_TEST_CLI_HOOK}}
 app = typer.Typer()
 app.add_typer(vendor_app, name="vendor")
 app.add_typer(audit_app, name="audit")
+app.add_typer(client_app, name="client")
 Received = list[tuple[dict[str, str], bytes]]
 
 
@@ -149,6 +151,25 @@ def test_offboarding_is_refused_without_the_attestation_and_final_with_it(
     config: Path, tmp_path: Path
 ) -> None:
     managed_vendor(config, tmp_path)
+    new_client = (
+        "client",
+        "add",
+        "--vendor",
+        "acme-labs",
+        "--scopes",
+        "system/Observation.rs",
+        "--generate-key",
+    )
+    ok(
+        config,
+        *new_client,
+        "--name",
+        "results feed",
+        "--credentials-out",
+        tmp_path / "feed.json",
+        "--id",
+        "feed",
+    )
     refused = run(config, "vendor", "offboard", "acme-labs", "--signed-by", "Jo Bloggs, CISO")
     assert refused.exit_code == 1
     assert refused.stderr.strip().splitlines() == [
@@ -168,6 +189,12 @@ def test_offboarding_is_refused_without_the_attestation_and_final_with_it(
     assert shown["reasons"][0] == f"Vendor offboarded on {datetime.now(UTC).date().isoformat()}; access ended"
     again = run(config, "vendor", "reinstate", "acme-labs")
     assert again.exit_code == 1 and "cannot become active" in again.stderr
+    # No client is added to an offboarded vendor, or enabled again (A.11): its access ended for good.
+    added = run(config, *new_client, "--name", "second feed", "--credentials-out", tmp_path / "second.json")
+    assert added.exit_code == 1 and "was offboarded: it gets no client again" in added.stderr
+    assert not (tmp_path / "second.json").exists()
+    enabled = run(config, "client", "enable", "feed")
+    assert enabled.exit_code == 1 and "was offboarded" in enabled.stderr
     report = as_json(config, "vendor", "report", "acme-labs")
     assert report["vendor"]["offboarding"]["file_sha256"] == ended["file_sha256"]
     actions = [e["action"] for e in as_json(config, "audit", "search", "--vendor", "acme-labs")]

@@ -28,8 +28,10 @@ from typing import IO, Annotated, Any
 
 import typer
 
-from phigate.adapters.sql import Database
+from phigate.adapters.kms import Keyring, master_key_from_settings
+from phigate.adapters.sql import Database, SqlDataKeyStore
 from phigate.adapters.sql.clients import SqlClientRegistry
+from phigate.adapters.sql.vendor_risk import SqlVendorRisk
 from phigate.cli.output import emit
 from phigate.cli.vendors import (
     ConfigOption,
@@ -58,6 +60,7 @@ from phigate.vendors.clients import (
     hash_client_secret,
     new_client,
 )
+from phigate.vendors.grants import check_new_client
 from phigate.vendors.records import NotRegistered, RegistrationError
 
 client_app = typer.Typer(
@@ -329,6 +332,7 @@ def add(
         binding, thumbprint = _binding(token_binding, mtls_cert)
         settings, owner = resolved.settings, VendorId(vendor)
         async with migrated_database(resolved) as db:
+            await admit_new_client(db, resolved, owner)
             if generate_key:
                 assert out is not None
                 return await register_client(
@@ -528,12 +532,21 @@ def enable(
 def _set_status(config: Path, client_id: ClientId, status: ClientStatus) -> None:
     async def work(resolved: ResolvedSettings) -> OAuthClient:
         async with migrated_database(resolved) as db:
+            if status is ClientStatus.active:
+                await admit_new_client(db, resolved, (await _required_client(db, client_id)).vendor_id)
             return await SqlClientRegistry(db).set_status(client_id, status)
 
     run_with_settings(config, work)
 
 
 # --- helpers of the commands --------------------------------------------------------------------------
+
+
+async def admit_new_client(db: Database, resolved: ResolvedSettings, vendor_id: VendorId) -> None:
+    """A client added to a vendor, or enabled again, is a new grant: refused (409) while the vendor's
+    security review is overdue (A.7) and for ever once it is offboarded (A.11)."""
+    keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+    check_new_client(await SqlVendorRisk(db, keyring).dossier(vendor_id), datetime.now(UTC).date())
 
 
 async def _required_client(db: Database, client_id: ClientId) -> OAuthClient:

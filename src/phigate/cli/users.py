@@ -29,6 +29,7 @@ from phigate.adapters.sql.break_glass import SqlBreakGlass
 from phigate.adapters.sql.clients import SqlClientRegistry
 from phigate.adapters.sql.people import SqlApps, SqlGrants, SqlSessions, SqlUsers
 from phigate.adapters.sql.vendors import SqlVendorRegistry
+from phigate.cli.clients import admit_new_client
 from phigate.cli.output import emit
 from phigate.cli.vendors import migrated_database, register_vendor, required_vendor, run_with_settings
 from phigate.oauth.mfa import totp
@@ -244,6 +245,7 @@ def register_app_command(
 
     async def work(resolved: ResolvedSettings) -> dict[str, Any]:
         async with migrated_database(resolved) as db:
+            await admit_new_client(db, resolved, VendorId(vendor))
             app = await register_app(db, VendorId(vendor), name, scopes, tuple(redirect_uri), client_id)
         return {"client_id": app.client_id, "scopes": app.scopes, "redirect_uris": list(redirect_uri)}
 

@@ -3,8 +3,10 @@
 The risk tier sets when a vendor's security assessment must be reviewed again
 (critical 3 months ... low 24). Past that date the vendor is in *grace*: the
 scopes its clients hold keep working (the posture engine only warns), but no
-scope is added to any of its clients until it is reassessed. A refused grant is
-a 409 Conflict: the request is well formed, the vendor's state forbids it.
+scope is added to any of its clients, and no client is added or re-enabled,
+until it is reassessed. An offboarded vendor (A.11) gets no client ever again.
+A refused grant is a 409 Conflict: the request is well formed, the vendor's
+state forbids it.
 """
 
 from __future__ import annotations
@@ -41,10 +43,21 @@ def widened(ceiling: str, scope: str, dossier: Dossier, today: date) -> str:
     new = [s for s in canonical_scopes(scope).split(" ") if s not in held]
     if not new:
         return ceiling
+    _refuse_in_grace(dossier, today, "none is added")
+    return canonical_scopes(" ".join([*held, *new]))
+
+
+def check_new_client(dossier: Dossier, today: date) -> None:
+    """A client added to the vendor, or enabled again, is a new grant: refused offboarded or in grace."""
+    if dossier.offboarding is not None:
+        raise GrantRefused(f"Vendor '{dossier.vendor_id}' was offboarded: it gets no client again.")
+    _refuse_in_grace(dossier, today, "no client is added or enabled")
+
+
+def _refuse_in_grace(dossier: Dossier, today: date, what: str) -> None:
     overdue = grace_since(dossier, today)
     if overdue is not None:
         raise GrantRefused(
             f"The security review of vendor '{dossier.vendor_id}' is overdue since {overdue.isoformat()}: "
-            "its clients keep the scopes they hold, but none is added until the vendor is reassessed."
+            f"its clients keep the scopes they hold, but {what} until the vendor is reassessed."
         )
-    return canonical_scopes(" ".join([*held, *new]))

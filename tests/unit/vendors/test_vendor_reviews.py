@@ -13,7 +13,7 @@ from phigate.types import ClientId, VendorId
 from phigate.vendors.assessment import assess
 from phigate.vendors.clients import OAuthClient, new_client
 from phigate.vendors.dossier import Dossier
-from phigate.vendors.grants import GrantRefused, grace_since, widened
+from phigate.vendors.grants import GrantRefused, check_new_client, grace_since, widened
 from phigate.vendors.records import RegistrationError
 from phigate.vendors.reviews import Decision, contract_of, decide, start_review
 from phigate.vendors.usage import Use
@@ -116,3 +116,11 @@ def test_an_overdue_security_review_refuses_new_scopes_with_409_and_keeps_held_o
 def test_a_malformed_scope_is_refused_naming_the_field() -> None:
     with pytest.raises(RegistrationError, match=r"^scopes: "):
         widened("system/Patient.r", "system/Patient.zz", Dossier(V), NOW.date())
+
+
+def test_a_new_or_re_enabled_client_is_a_new_grant_refused_in_grace() -> None:
+    check_new_client(vendor_reviewed(NOW.date()), NOW.date())  # current review: admitted
+    check_new_client(Dossier(V), NOW.date())  # never assessed: the posture engine decides, not grants
+    with pytest.raises(GrantRefused) as refused:
+        check_new_client(vendor_reviewed(NOW.date() - timedelta(days=1)), NOW.date())
+    assert refused.value.status == 409 and "no client is added or enabled" in refused.value.message
