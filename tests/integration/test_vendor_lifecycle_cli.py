@@ -134,10 +134,14 @@ def test_a_sub_processor_change_from_the_cli_notifies_and_waits_for_the_controll
     twice = run(config, "vendor", "subprocessor", "approve", "acme-labs", change["id"])
     assert twice.exit_code == 1 and "decided already" in twice.stderr
 
-    report = as_json(config, "vendor", "report", "acme-labs")
+    page = tmp_path / "report.html"
+    report = as_json(config, "vendor", "report", "acme-labs", "--html", page)
     assert [(s["name"], s["status"]) for s in report["vendor"]["subprocessors"]] == [
         ("CloudStore", "approved")
     ]
+    html = page.read_text()
+    assert "<h2>Sub-processors and their changes</h2>" in html and "<td>CloudStore</td>" in html
+    assert "<td>US EU</td>" in html and "<h2>Offboarding</h2>" not in html
     actions = [e["action"] for e in as_json(config, "audit", "search", "--vendor", "acme-labs")]
     assert actions[-3:] == [
         "vendor.subprocessor",
@@ -195,7 +199,9 @@ def test_offboarding_is_refused_without_the_attestation_and_final_with_it(
     assert not (tmp_path / "second.json").exists()
     enabled = run(config, "client", "enable", "feed")
     assert enabled.exit_code == 1 and "was offboarded" in enabled.stderr
-    report = as_json(config, "vendor", "report", "acme-labs")
+    page = tmp_path / "report.html"
+    report = as_json(config, "vendor", "report", "acme-labs", "--html", page)
     assert report["vendor"]["offboarding"]["file_sha256"] == ended["file_sha256"]
+    assert "<h2>Offboarding</h2>" in page.read_text() and ended["file_sha256"] in page.read_text()
     actions = [e["action"] for e in as_json(config, "audit", "search", "--vendor", "acme-labs")]
     assert actions[-1] == "vendor.vendor.offboard"

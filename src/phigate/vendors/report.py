@@ -188,6 +188,11 @@ def _day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+SUBPROCESSOR_COLUMNS = ("name", "service", "locations", "status", "proposed_at", "objection_until",
+                        "decided_at")  # fmt: skip
+OFFBOARDING_COLUMNS = ("disposition", "signed_by", "signed_on", "recorded_at", "file_sha256")
+
+
 def render_html(report: Mapping[str, Any]) -> str:
     """The report as one HTML page: a heading per section, a table per list."""
     vendor = report["vendor"]
@@ -210,6 +215,11 @@ def render_html(report: Mapping[str, Any]) -> str:
         "<h2>Agreements</h2>",
         _table(report["agreements"], ("label", "valid_from", "valid_until", "breach_notice_hours")),
     ]
+    subprocessors = [{**item, "locations": " ".join(item.get("locations", ()))}
+                     for item in vendor.get("subprocessors", ())]  # fmt: skip
+    parts += ["<h2>Sub-processors and their changes</h2>", _table(subprocessors, SUBPROCESSOR_COLUMNS)]
+    if vendor.get("offboarding"):
+        parts += ["<h2>Offboarding</h2>", _table([vendor["offboarding"]], OFFBOARDING_COLUMNS)]
     assessment = report["assessment"]
     parts.append("<h2>Security assessment</h2>")
     if assessment is None:
