@@ -216,10 +216,10 @@ Try:
       the upstream itself, which the gateway protects
 """
     )
-    typer.echo(_people_quickstart(public, people))
+    typer.echo(_people_quickstart(public, people, directory / "phigate.yaml"))
 
 
-def _people_quickstart(public: str, people: Sequence[str]) -> str:
+def _people_quickstart(public: str, people: Sequence[str], config: Path) -> str:
     """Issue 4: the browser flow (SMART standalone launch with PKCE) for the demo's people and app."""
     verifier = "demo-verifier-" + "0" * 40  # a fixed PKCE verifier, so the steps can be pasted as they are
     query = urlencode({"response_type": "code", "client_id": DEMO_APP, "redirect_uri": DEMO_REDIRECT,
@@ -234,4 +234,7 @@ Browser flow: open this, sign in as canary, allow; the address bar then holds ?c
   {public}/oauth2/authorize?{query}
   curl --cacert <ca> -d grant_type=authorization_code -d client_id={DEMO_APP} \\
        -d redirect_uri={DEMO_REDIRECT} -d code_verifier={verifier} -d code=<code> {public}/oauth2/token
+  Signed in as dr.demo instead, the patient picker asks which patient first (try "Allen").
+EHR launch: phigate launch create {DEMO_APP} --patient pat-0001 --user dr.demo --config {config}
+  prints a launch value; add &launch=<value> to the link above and put "launch" in its scope.
 """

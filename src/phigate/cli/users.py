@@ -368,7 +368,7 @@ def _break_glass_view(record: BreakGlass) -> dict[str, Any]:
 
 DEMO_APP = "demo-chart"
 DEMO_REDIRECT = "http://127.0.0.1:8765/callback"  # a native app's loopback redirect (RFC 8252)
-DEMO_APP_SCOPES = "openid fhirUser launch/patient offline_access patient/*.rs user/*.rs"
+DEMO_APP_SCOPES = "openid fhirUser launch launch/patient offline_access patient/*.rs user/*.rs"
 DEMO_PASSWORD = "demo-password-1234"  # noqa: S105 - printed by the demo, for loopback use only
 DEMO_PEOPLE = (
     ("dr.demo", Role.clinician, "Dr Dana Demo", "Practitioner/prac-01"),
