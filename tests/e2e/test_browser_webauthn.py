@@ -11,13 +11,10 @@ each step is saved as a screenshot under the test's tmp_path.
 
 from __future__ import annotations
 
-import base64
-import json
 import shutil
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -27,6 +24,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from playwright.async_api import Page, Route, async_playwright
 
 from fixtures.gateway_stack import Stack, running_stack
+from fixtures.signin_pages import claims
 from fixtures.webauthn_authenticator import localhost_issuer
 from phigate.adapters.sql.people import SqlUsers
 from phigate.cli.users import add_user, register_app
@@ -149,9 +147,3 @@ async def test_enrol_a_security_key_then_sign_in_with_it_in_chromium(stack: Stac
     user = await users.by_username("dr.key")
     assert user is not None
     assert [k.name for k in await users.security_keys(user.user_id)] == ["Laptop"]
-
-
-def claims(jwt: str) -> dict[str, Any]:
-    payload = jwt.split(".")[1]
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return decoded

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from fixtures.gateway_stack import Stack, running_stack
+from fixtures.signin_pages import claims, hidden
 from phigate.adapters.sql.people import SqlUsers
 from phigate.audit.events import AuditEvent, Kind
 from phigate.cli.users import add_user, close_break_glass, register_app
@@ -72,18 +73,6 @@ async def ward(tmp_path: Path) -> AsyncIterator[Ward]:
         await add_user(users, "sec.officer", Role.security_officer, "Sam Officer", PASSWORD)
         assert enrolment is not None
         yield Ward(stack, enrolment.secret)
-
-
-def hidden(page: str) -> str:
-    match = re.search(r'name="flow" value="([^"]*)"', page)
-    assert match is not None, page[:400]
-    return match.group(1)
-
-
-def claims(jwt: str) -> dict[str, Any]:
-    payload = jwt.split(".")[1]
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return decoded
 
 
 def authorize_url(ward: Ward, scope: str) -> tuple[str, str]:

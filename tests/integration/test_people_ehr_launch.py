@@ -31,6 +31,7 @@ from fhirclient.models.patient import Patient
 from fhirclient.server import FHIRNotFoundException, FHIRPermissionDeniedException
 
 from fixtures.gateway_stack import Stack, running_stack
+from fixtures.signin_pages import claims, hidden
 from phigate.adapters.sql.launches import SqlLaunches
 from phigate.adapters.sql.people import SqlUsers
 from phigate.audit.events import AuditEvent
@@ -93,18 +94,6 @@ async def ehr(tmp_path: Path) -> AsyncIterator[Ehr]:
         assert stack.node.evidence is not None
         stack.node.evidence.trail.observers.append(found.trail.append)
         yield found
-
-
-def hidden(page: str) -> str:
-    match = re.search(r'name="flow" value="([^"]*)"', page)
-    assert match is not None, page[:400]
-    return match.group(1)
-
-
-def claims(jwt: str) -> dict[str, Any]:
-    payload = jwt.split(".")[1]
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return decoded
 
 
 def authorize_url(ehr: Ehr, scope: str, launch: str | None = None, client_id: str = APP) -> tuple[str, str]:

@@ -27,6 +27,7 @@ from fhirclient.models.patient import Patient
 from fhirclient.server import FHIRNotFoundException, FHIRPermissionDeniedException
 
 from fixtures.gateway_stack import Stack, running_stack
+from fixtures.signin_pages import hidden
 from phigate.adapters.sql.people import SqlUsers
 from phigate.cli.users import add_user, register_app
 from phigate.cli.vendors import register_vendor
@@ -48,12 +49,6 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         users = SqlUsers(db, stack.node.services.keyring)
         await add_user(users, "canary", Role.patient, "Canary", PASSWORD, fhir_user="Patient/pat-canary")
         yield stack
-
-
-def hidden(page: str) -> str:
-    match = re.search(r'name="flow" value="([^"]*)"', page)
-    assert match is not None, page[:400]
-    return match.group(1)
 
 
 async def play_the_person(stack: Stack, url: str) -> str:

@@ -9,8 +9,6 @@ Then the app reads FHIR data within what was granted, and no further.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import re
 import ssl
 import time
@@ -29,6 +27,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from fixtures.gateway_stack import Stack, running_stack
 from fixtures.postgres import throwaway_database
+from fixtures.signin_pages import claims, hidden
 from phigate.adapters.sql.people import SqlUsers
 from phigate.cli.users import add_user, register_app
 from phigate.cli.vendors import register_vendor
@@ -95,12 +94,6 @@ async def people(tmp_path: Path) -> AsyncIterator[People]:
         yield await setup_people(stack)
 
 
-def hidden(page: str, name: str = "flow") -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', page)
-    assert match is not None, page[:400]
-    return match.group(1)
-
-
 async def post_form(browser: httpx.AsyncClient, url: str, pairs: list[tuple[str, str]]) -> httpx.Response:
     """A form with repeated fields (the consent page's ticked scopes), as a browser sends it."""
     headers = {"content-type": "application/x-www-form-urlencoded"}
@@ -152,12 +145,6 @@ async def launch(
     assert query["state"] == [state] and query["iss"] == [people.stack.node.endpoints.issuer]
     token = await app.fetch_token(people.token, authorization_response=location, code_verifier=verifier)
     return app, dict(token)
-
-
-def claims(jwt: str) -> dict[str, Any]:
-    payload = jwt.split(".")[1]
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return decoded
 
 
 async def test_patient_launch_with_authlib_reads_own_record_then_refreshes(people: People) -> None:

@@ -12,7 +12,6 @@ that went back, and a clinician trying to skip the second factor, each refused.
 from __future__ import annotations
 
 import asyncio
-import base64
 import html
 import json
 import re
@@ -30,6 +29,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from fixtures.gateway_stack import Stack, running_stack
+from fixtures.signin_pages import claims, hidden
 from fixtures.webauthn_authenticator import SoftwareAuthenticator, localhost_issuer
 from phigate.adapters.sql.people import SqlUsers
 from phigate.cli.users import add_user, register_app
@@ -83,12 +83,6 @@ async def open_gateway(directory: Path, **extra: Any) -> AsyncIterator[Gateway]:
 async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
     async with open_gateway(tmp_path) as running:
         yield running
-
-
-def hidden(page: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', page)
-    assert match is not None, page[:600]
-    return html.unescape(match.group(1))
 
 
 def offered(page: str, purpose: str) -> dict[str, Any]:
@@ -169,12 +163,6 @@ async def tokens(
         code_verifier=at.verifier,
     )
     return dict(token)
-
-
-def claims(jwt: str) -> dict[str, Any]:
-    payload = jwt.split(".")[1]
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return decoded
 
 
 # -- the happy path ------------------------------------------------------------------------------------
