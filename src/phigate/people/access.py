@@ -47,6 +47,7 @@ class Offer:
     scopes: ScopeSet
     patient: str | None
     encounter: str | None = None
+    patient_wanted: bool = False  # launch/patient may be granted but no patient is in context: pick one first
 
 
 def offer(
@@ -56,20 +57,17 @@ def offer(
     """``patient``: in context from an EHR launch or the picker (a patient user is always their own)."""
     possible = requested.within(registered).within(policy.ceilings[user.role])
     patient = user.patient_id or patient
+    wanted = patient is None and "launch/patient" in possible.named
     if patient is None:
         # No patient in context: patient/ scopes and launch/patient would grant nothing or mislead.
         clinical = frozenset(s for s in possible.clinical if s.context is not Context.PATIENT)
         possible = ScopeSet(clinical, possible.named - {"launch/patient"})
     if encounter is None:
         possible = ScopeSet(possible.clinical, possible.named - {"launch/encounter"})
-    return Offer(possible, patient, encounter)
+    return Offer(possible, patient, encounter, wanted)
 
 
 def approve(offered: Offer, approved: ScopeSet) -> ScopeSet:
     """The offer narrowed to what the person ticked; nothing they did not see is ever added."""
     return approved.within(offered.scopes)
 
-
-def wants_patient_choice(requested: ScopeSet, offered: Offer) -> bool:
-    """A standalone launch asking for ``launch/patient`` with no patient in context: the picker is next."""
-    return offered.patient is None and "launch/patient" in requested.named

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from phigate.oauth.rfc6749.authorization_request import RedirectedError, check_request
-from phigate.people.access import RolePolicy, approve, offer, wants_patient_choice
+from phigate.people.access import RolePolicy, approve, offer
 from phigate.people.attempts import AttemptPolicy, Failures, Verdict, account_key
 from phigate.people.errors import UserError
 from phigate.people.passwords import hash_password, verify
@@ -138,17 +138,18 @@ def test_a_patient_in_context_from_a_launch_or_the_picker_opens_patient_scopes()
     assert own.patient == "pat-1"
 
 
-def test_the_picker_is_wanted_only_for_launch_patient_without_a_patient() -> None:
+def test_the_picker_is_wanted_only_when_launch_patient_may_be_granted_without_a_patient() -> None:
     policy = RolePolicy.from_settings(PeopleSettings())
     asked = registered = ScopeSet.parse("openid launch/patient patient/*.rs")
     clinician = user(Role.clinician, "Practitioner/p1")
-    assert wants_patient_choice(asked, offer(asked, registered, clinician, policy))
-    assert not wants_patient_choice(asked, offer(asked, registered, clinician, policy, patient="pat-7"))
+    assert offer(asked, registered, clinician, policy).patient_wanted
+    assert not offer(asked, registered, clinician, policy, patient="pat-7").patient_wanted
     plain = ScopeSet.parse("openid user/*.rs")
-    assert not wants_patient_choice(plain, offer(plain, registered, clinician, policy))
-    assert not wants_patient_choice(
-        asked, offer(asked, registered, user(Role.patient, "Patient/pat-1"), policy)
-    )
+    assert not offer(plain, registered, clinician, policy).patient_wanted  # not asked
+    assert not offer(asked, plain, clinician, policy).patient_wanted  # the app is not registered for it
+    auditor = user(Role.auditor, None)
+    assert not offer(asked, registered, auditor, policy).patient_wanted  # beyond the role's ceiling
+    assert not offer(asked, registered, user(Role.patient, "Patient/pat-1"), policy).patient_wanted
 
 
 def launch_params(**change: str | None) -> dict[str, str]:

@@ -25,7 +25,7 @@ from phigate.oauth.rfc6749.authorization_request import (
     check_request,
     single_values,
 )
-from phigate.people.access import Offer, RolePolicy, approve, offer, wants_patient_choice
+from phigate.people.access import Offer, RolePolicy, approve, offer
 from phigate.people.apps import AppRegistry
 from phigate.people.break_glass import EmergencyPolicy
 from phigate.people.grants import Approval
@@ -84,8 +84,9 @@ class AppAuthorization:
         return offer(ScopeSet.parse(request.scope), registered, user, self.roles, patient, encounter)
 
     def needs_patient(self, request: AuthorizationRequest, offered: Offer) -> bool:
-        """True when the picker must come before consent (``launch/patient`` with no patient in context)."""
-        return request.launch is None and wants_patient_choice(ScopeSet.parse(request.scope), offered)
+        """True when the picker must come before consent: a standalone launch that may be granted
+        ``launch/patient`` (asked, registered, within the role) with no patient in context."""
+        return request.launch is None and offered.patient_wanted
 
     async def approve(
         self, request: AuthorizationRequest, user: User, session: Session, chosen: Sequence[str], now: float,
