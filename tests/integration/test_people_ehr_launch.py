@@ -51,6 +51,7 @@ SCOPES = "openid fhirUser launch launch/patient launch/encounter patient/*.rs us
 @dataclass
 class Ehr:
     stack: Stack
+    launch_token: str  # the EHR's launch-only secret
     admin_token: str
     totp_secrets: dict[str, str]
     trail: list[AuditEvent] = field(default_factory=list)
@@ -68,16 +69,19 @@ class Ehr:
     async def launch(self, **body: str) -> httpx.Response:
         async with httpx.AsyncClient(verify=self.tls(), timeout=15) as http:
             return await http.post(self.stack.admin + "/admin/launches", json=body,
-                                   headers={"authorization": f"Bearer {self.admin_token}"})  # fmt: skip
+                                   headers={"authorization": f"Bearer {self.launch_token}"})  # fmt: skip
 
 
 @pytest.fixture
 async def ehr(tmp_path: Path) -> AsyncIterator[Ehr]:
-    token = secrets.token_urlsafe(32)
+    token, launch_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     (tmp_path / "admin.token").write_text(token)
-    async with running_stack(
-        tmp_path, patients=20, admin_api={"token_file": str(tmp_path / "admin.token")}
-    ) as stack:
+    (tmp_path / "launch.token").write_text(launch_token)
+    admin_api = {
+        "token_file": str(tmp_path / "admin.token"),
+        "launch_token_file": str(tmp_path / "launch.token"),
+    }
+    async with running_stack(tmp_path, patients=20, admin_api=admin_api) as stack:
         db = stack.node.services.db
         await register_vendor(db, "Chart Inc", "chart")
         await register_app(db, VendorId("chart"), "Chart", SCOPES, (REDIRECT,), APP)
@@ -90,7 +94,7 @@ async def ehr(tmp_path: Path) -> AsyncIterator[Ehr]:
             assert enrolment is not None
             secrets_by_user[name] = enrolment.secret
         await add_user(users, "canary", Role.patient, "Canary", PASSWORD, fhir_user="Patient/pat-canary")
-        found = Ehr(stack, token, secrets_by_user)
+        found = Ehr(stack, launch_token, token, secrets_by_user)
         assert stack.node.evidence is not None
         stack.node.evidence.trail.observers.append(found.trail.append)
         yield found
@@ -245,8 +249,18 @@ async def test_the_admin_api_refuses_bad_launches_naming_the_field(ehr: Ehr) -> 
         assert reply.json()["message"].startswith(f"{named}:"), reply.text
     async with httpx.AsyncClient(verify=ehr.tls(), timeout=15) as http:
         unauthenticated = await http.post(ehr.stack.admin + "/admin/launches", json={"client_id": APP})
+        # The EHR's launch-only secret opens nothing else; the administrator's opens launches too.
+        as_ehr = {"authorization": f"Bearer {ehr.launch_token}"}
+        vendors = await http.get(ehr.stack.admin + "/admin/vendors", headers=as_ehr)
+        suspend = await http.post(ehr.stack.admin + "/admin/vendors/chart/suspend", json={"reason": "x"},
+                                  headers=as_ehr)  # fmt: skip
+        as_admin = {"authorization": f"Bearer {ehr.admin_token}"}
+        by_admin = await http.post(ehr.stack.admin + "/admin/launches", headers=as_admin,
+                                   json={"client_id": APP, "patient": "pat-0003"})  # fmt: skip
     assert unauthenticated.status_code == 401
-    assert not [e for e in ehr.trail if e.action == "launch.created"]
+    assert vendors.status_code == 401 and suspend.status_code == 401
+    assert by_admin.status_code == 201
+    assert len([e for e in ehr.trail if e.action == "launch.created"]) == 1  # the administrator's only
 
 
 async def test_the_patient_picker_puts_the_chosen_patient_in_context(ehr: Ehr) -> None:

@@ -31,7 +31,9 @@ def create_admin_app(
     vendors: VendorAdmin | None = None,
     admin_token: str | None = None,
     launches: EhrLaunches | None = None,
+    launch_token: str | None = None,
 ) -> Starlette:
+    """``launch_token``: the EHR's secret, good for ``POST /admin/launches`` only (beside the admin token)."""
     async def metrics_endpoint(_: Request) -> Response:
         return Response(metrics.render(), media_type=PROMETHEUS_TEXT, headers={"cache-control": "no-store"})
 
@@ -58,6 +60,7 @@ def create_admin_app(
     ]
     if vendors is not None and admin_token is not None:
         routes += [Route("/admin/openapi.json", openapi), *vendor_routes(vendors, admin_token)]
-    if launches is not None and admin_token is not None:  # EHR launch contexts (issue 4)
-        routes += launch_routes(launches, admin_token)
+    launch_tokens = [token for token in (admin_token, launch_token) if token is not None]
+    if launches is not None and launch_tokens:  # EHR launch contexts (issue 4)
+        routes += launch_routes(launches, *launch_tokens)
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})

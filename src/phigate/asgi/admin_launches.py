@@ -1,5 +1,7 @@
 """The admin API's EHR launch route (``POST /admin/launches``), behind the admin bearer secret.
 
+Served behind the admin bearer secret or the EHR's launch-only secret
+(``admin_api.launch_token_file``/``launch_token_env``), which opens nothing else.
 Body: ``{"client_id", "patient", "encounter"?, "user"?, "fhir_base"?}``; answer
 201 ``{"launch", "iss", "client_id", "expires_in"}`` for the EHR to open the app
 with (:mod:`phigate.oauth.smart.ehr_launch`). The launch value is a credential
@@ -16,7 +18,7 @@ from phigate.asgi.admin_vendors import guarded, json_body, text_field
 from phigate.oauth.smart.ehr_launch import EhrLaunches
 
 
-def launch_routes(launches: EhrLaunches, token: str) -> list[BaseRoute]:
+def launch_routes(launches: EhrLaunches, *tokens: str) -> list[BaseRoute]:
     async def create(request: Request) -> Response:
         document = await json_body(request)
         made = await launches.start(
@@ -28,4 +30,4 @@ def launch_routes(launches: EhrLaunches, token: str) -> list[BaseRoute]:
         )
         return JSONResponse(made, status_code=201, headers={"cache-control": "no-store"})
 
-    return [Route("/admin/launches", guarded(token, create), methods=["POST"])]
+    return [Route("/admin/launches", guarded(tokens[0], create, *tokens[1:]), methods=["POST"])]

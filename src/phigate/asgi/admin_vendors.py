@@ -17,6 +17,7 @@ import hmac
 import os
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -41,17 +42,26 @@ ACTOR = "admin-api"
 
 def load_admin_token(settings: AdminApiSettings) -> str | None:
     """The admin bearer secret, read once at start-up; None when the admin API is not configured."""
-    if settings.token_file is not None:
+    return _secret(settings.token_file, settings.token_env, "token")
+
+
+def load_launch_token(settings: AdminApiSettings) -> str | None:
+    """The EHR's launch-only bearer secret (``POST /admin/launches``), or None."""
+    return _secret(settings.launch_token_file, settings.launch_token_env, "launch_token")
+
+
+def _secret(file: Path | None, env: str | None, key: str) -> str | None:
+    if file is not None:
         try:
-            token = settings.token_file.read_text(encoding="utf-8").strip()
+            token = file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError(f"admin_api.token_file: cannot be read ({exc.strerror})") from None
-    elif settings.token_env is not None:
-        token = os.environ.get(settings.token_env, "").strip()
+            raise ConfigError(f"admin_api.{key}_file: cannot be read ({exc.strerror})") from None
+    elif env is not None:
+        token = os.environ.get(env, "").strip()
     else:
         return None
     if len(token) < MIN_TOKEN_CHARS:
-        raise ConfigError(f"admin_api: the admin token must have at least {MIN_TOKEN_CHARS} characters")
+        raise ConfigError(f"admin_api.{key}: the secret must have at least {MIN_TOKEN_CHARS} characters")
     return token
 
 
@@ -59,12 +69,13 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
-def guarded(token: str, handler: Handler) -> Handler:
-    expected = f"Bearer {token}".encode()
+def guarded(token: str, handler: Handler, *others: str) -> Handler:
+    """``handler`` behind the bearer secret ``token`` (or one of ``others``), compared in constant time."""
+    expected = [f"Bearer {secret}".encode() for secret in (token, *others)]
 
     async def endpoint(request: Request) -> Response:
         given = request.headers.get("authorization", "").encode("utf-8", "replace")
-        if not hmac.compare_digest(given, expected):
+        if not any([hmac.compare_digest(given, secret) for secret in expected]):  # every one compared
             challenge = {"www-authenticate": 'Bearer realm="phigate-admin"'}
             return error_response(401, "login", "A valid admin bearer token is required.", challenge)
         try:

@@ -19,6 +19,7 @@ from phigate.adapters.sql.vendor_risk import SqlVendorRisk
 from phigate.admin.vendor_notices import node_schedule
 from phigate.asgi.admin import create_admin_app
 from phigate.asgi.admin_assembly import trail_sink, vendor_side
+from phigate.asgi.admin_vendors import load_launch_token
 from phigate.asgi.gateway import GatewayApp
 from phigate.asgi.oauth_routes import create_oauth_app
 from phigate.asgi.pages.assembly import people_side
@@ -129,6 +130,7 @@ class Node:
         self.admin_app: Starlette = create_admin_app(
             self.metrics, self.readiness, self.vendor_admin, admin_token,
             self.people.ehr_launches if self.people is not None else None,  # EHR launch (issue 4)
+            load_launch_token(settings.admin_api),
         )  # vendor administration (issue 9)  # fmt: skip
         self._refresh: asyncio.Task[None] | None = None
 
