@@ -4,7 +4,9 @@ The upstream's CapabilityStatement knows nothing of the gateway's authorisation
 server; SMART clients that read the OAuth endpoints from ``/metadata`` (the
 STU1 way, still used by the ``fhirclient`` package, deprecated in favour of
 ``.well-known/smart-configuration``) would find none. Only ``GET [base]/metadata``
-replies are read and changed; everything else streams through untouched.
+replies are read and changed; everything else streams through untouched. The
+upstream's statement rarely changes: the last one seen and its rewrite are kept,
+so an unchanged statement costs a byte comparison, not a parse and a dump.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class AdvertiseSecurity:
             ],
             "description": "Tokens from this gateway's authorisation server (SMART App Launch).",
         }
+        self._last: tuple[bytes, bytes] = (b"", b"")  # the upstream's last statement and its rewrite
 
     async def __call__(self, ex: Exchange) -> None:
         reply = ex.reply
@@ -56,6 +59,14 @@ class AdvertiseSecurity:
             raw = await stream.read(MAX_CAPABILITY_BYTES)
         finally:
             await stream.close()
+        seen, rewritten = self._last
+        if raw != seen:
+            rewritten = self._rewrite(raw)
+            self._last = (raw, rewritten)
+        headers = [(k, v) for k, v in reply.headers if k.lower() != "content-length"]
+        ex.reply = Reply(reply.status, headers, rewritten)
+
+    def _rewrite(self, raw: bytes) -> bytes:
         try:
             statement = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -64,5 +75,4 @@ class AdvertiseSecurity:
             for rest in statement.get("rest") or []:
                 if isinstance(rest, dict) and rest.get("mode", "server") == "server":
                     rest["security"] = self.security
-        headers = [(k, v) for k, v in reply.headers if k.lower() != "content-length"]
-        ex.reply = Reply(reply.status, headers, orjson.dumps(statement))
+        return orjson.dumps(statement)
