@@ -196,8 +196,10 @@ def test_a_vendor_is_onboarded_gated_and_reported(config: Path, tmp_path: Path) 
         "vendor.reinstate",
         "incident.record",
     ]
+    assert (report["denials"], report["disclosures"]) == ([], [])  # no traffic (test_vendor_report_gateway)
     page = html.read_text()
     assert "<h2>Standing: suspended</h2>" in page and "sec@acme.example" not in page
+    assert "<h2>Denials</h2>" in page and "<h2>Disclosures of patient data</h2>" in page
 
 
 def test_removing_the_baa_downgrades_and_unknown_vendors_are_refused(config: Path) -> None:

@@ -873,7 +873,8 @@ def report(
     config: ConfigOption = Path("phigate.yaml"),
     as_json: JsonOption = False,
 ) -> None:
-    """The vendor's report: posture and reasons, evidence, assessment, clients, traffic, alerts, incidents."""
+    """The vendor's report: posture and reasons, evidence, assessment, clients, traffic, denials,
+    disclosures, alerts, incidents, last review."""
 
     async def work(resolved: ResolvedSettings) -> dict[str, Any]:
         now = datetime.now(UTC)
@@ -882,6 +883,8 @@ def report(
             dossier = await risk.dossier(vendor.id)
             clients = await SqlClientRegistry(db).list(vendor.id)
             profile = await risk.profile(vendor.id)
+            trail, client_ids = SqlAuditUsage(db), [c.client_id for c in clients]
+            since = review_period_start(now, resolved.settings.vendors.review_unused_days)
             return vendor_report(
                 vendor={
                     **vendor_view(vendor, [c.client_id for c in clients]),
@@ -892,10 +895,9 @@ def report(
                 posture=evaluate(dossier, resolved.settings.vendors, now),
                 rules=resolved.settings.vendors,
                 clients=clients,
-                uses=await SqlAuditUsage(db).uses(
-                    review_period_start(now, resolved.settings.vendors.review_unused_days),
-                    [c.client_id for c in clients],
-                ),
+                uses=await trail.uses(since, client_ids),
+                refusals=await trail.refusals(since, client_ids),
+                disclosures=await trail.disclosures(since, client_ids),
                 events=[
                     {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "detail": e.detail}
                     for e in await risk.events(vendor.id)

@@ -22,7 +22,7 @@ from phigate.vendors.evidence import Evidence, valid_until
 from phigate.vendors.posture import Posture
 from phigate.vendors.reminders import SentNotice, review_overdue_key, upcoming
 from phigate.vendors.reviews import AccessReview
-from phigate.vendors.usage import Use
+from phigate.vendors.usage import Disclosures, Refusals, Use
 
 
 def _expiry(item: Evidence, rules: VendorSettings) -> date:
@@ -39,12 +39,15 @@ def vendor_report(
     rules: VendorSettings,
     clients: Sequence[OAuthClient],
     uses: Sequence[Use],
+    refusals: Sequence[Refusals],
+    disclosures: Sequence[Disclosures],
     events: Sequence[Mapping[str, Any]],
     reviews: Sequence[AccessReview],
     notices: Sequence[SentNotice],
     now: datetime,
 ) -> dict[str, Any]:
-    """``uses``: the clients' use over the last ``vendors.review_unused_days`` (from the audit trail);
+    """``uses``, ``refusals``, ``disclosures``: the clients' use, refused requests and patient disclosures
+    over the last ``vendors.review_unused_days`` (from the audit trail);
     ``notices``: the reminders and overdue alerts sent so far (the vendor's, and access reviews')."""
     alerts = [
         f"{e.label} expires {e.expires_on.isoformat()} ({e.days_left(now.date())} days)"
@@ -82,6 +85,11 @@ def vendor_report(
             }
             for u in uses
             if u.client_id in mine
+        ],
+        "denials": [{"client_id": r.client_id, "outcome": r.outcome, "count": r.count} for r in refusals],
+        "disclosures": [
+            {"client_id": d.client_id, "disclosures": d.disclosures, "patients": d.patients}
+            for d in disclosures
         ],
         "alerts": alerts,
         "notices": [
@@ -236,6 +244,10 @@ def render_html(report: Mapping[str, Any]) -> str:
         _table(clients, ("client_id", "status", "scopes")),
         f"<h2>Traffic (last {_e(report['traffic_days'])} days, from the audit trail)</h2>",
         _table(report["traffic"], ("client_id", "resource_type", "interaction", "count", "last_at")),
+        "<h2>Denials</h2>",
+        _table(report["denials"], ("client_id", "outcome", "count")),
+        "<h2>Disclosures of patient data</h2>",
+        _table(report["disclosures"], ("client_id", "disclosures", "patients")),
         "<h2>Reminders and alerts sent</h2>",
         _table(report["notices"], ("sent_at", "kind", "text")),
         "<h2>Incidents</h2>",

@@ -26,6 +26,24 @@ class Use:
     last_at: datetime
 
 
+@dataclass(frozen=True)
+class Refusals:
+    """How many of a client's requests were refused, and how (the audit outcome: forbidden, login, ...)."""
+
+    client_id: ClientId
+    outcome: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Disclosures:
+    """What a client was sent: patient disclosures (one per patient per reply) and distinct patients."""
+
+    client_id: ClientId
+    disclosures: int
+    patients: int
+
+
 class UsageSource(Protocol):
     """The uses of ``client_ids`` since ``since``, one per (client, resource type, interaction).
 
