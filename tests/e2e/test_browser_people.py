@@ -26,7 +26,7 @@ from playwright.async_api import Route, async_playwright
 from fixtures.gateway_stack import Stack, running_stack
 from phigate.adapters.sql.people import SqlUsers
 from phigate.cli.users import add_user, register_app
-from phigate.cli.vendors import register_vendor
+from phigate.cli.vendor_registry import register_vendor
 from phigate.oauth.mfa import totp
 from phigate.people.roles import Role
 from phigate.types import VendorId

@@ -28,7 +28,7 @@ from fixtures.signin_pages import claims
 from fixtures.webauthn_authenticator import localhost_issuer
 from phigate.adapters.sql.people import SqlUsers
 from phigate.cli.users import add_user, register_app
-from phigate.cli.vendors import register_vendor
+from phigate.cli.vendor_registry import register_vendor
 from phigate.people.roles import Role
 from phigate.types import VendorId
 

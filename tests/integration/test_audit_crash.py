@@ -30,9 +30,10 @@ from phigate.adapters.pki import DevPki, ensure_dev_pki
 from phigate.adapters.sql import open_database
 from phigate.adapters.sql.audit import AuditQuery, SqlAuditStore
 from phigate.asgi.server import Listener, RunningServers
-from phigate.cli.clients import register_client
+from phigate.cli.client_registration import register_client
+from phigate.cli.store import migrated_database
 from phigate.cli.token import client_assertion
-from phigate.cli.vendors import migrated_database, register_vendor
+from phigate.cli.vendor_registry import register_vendor
 from phigate.demo.ehr import create_ehr_app
 from phigate.demo.store import ResourceStore
 from phigate.demo.synthetic import generate

@@ -24,7 +24,7 @@ from phigate.adapters.sql.audit import SqlAuditStore
 from phigate.audit.chain import Chain, Checkpoint, checkpoint_message
 from phigate.audit.events import AuditEvent, Kind
 from phigate.cli.audit import audit_app
-from phigate.cli.vendors import migrated_database
+from phigate.cli.store import migrated_database
 from phigate.settings import load_settings
 
 CONFIG = """\

@@ -19,8 +19,10 @@ from phigate.adapters.kms import generate_master_key
 from phigate.adapters.pki import ensure_dev_pki, issue_client_certificate
 from phigate.adapters.sql import open_database
 from phigate.adapters.sql.clients import SqlClientRegistry
-from phigate.cli.clients import client_app, register_client
-from phigate.cli.vendors import register_vendor, vendor_app
+from phigate.cli.client_registration import register_client
+from phigate.cli.clients import client_app
+from phigate.cli.vendor_registry import register_vendor
+from phigate.cli.vendors import vendor_app
 from phigate.oauth.jose import generate_client_key, load_private_key
 from phigate.settings import load_settings
 from phigate.types import ClientId, VendorId

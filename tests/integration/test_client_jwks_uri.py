@@ -14,9 +14,9 @@ from aiohttp import web
 
 from fixtures.gateway_stack import Stack, free_port, running_stack
 from phigate.adapters.pki import ensure_dev_pki
-from phigate.cli.clients import register_client_with_keys
+from phigate.cli.client_registration import register_client_with_keys
 from phigate.cli.token import client_assertion
-from phigate.cli.vendors import register_vendor
+from phigate.cli.vendor_registry import register_vendor
 from phigate.oauth.jose import generate_client_key
 from phigate.oauth.rfc7523 import ASSERTION_TYPE
 from phigate.types import VendorId

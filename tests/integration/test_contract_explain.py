@@ -16,10 +16,11 @@ from typer.testing import CliRunner
 from fixtures.gateway_stack import Stack, running_stack
 from phigate.adapters.kms import generate_master_key
 from phigate.adapters.sql import SqlSecretStore
-from phigate.cli.clients import register_client
+from phigate.cli.client_registration import register_client
 from phigate.cli.contracts import SEALED_PLACEHOLDER, explain_request
 from phigate.cli.main import app
-from phigate.cli.vendors import migrated_database, register_vendor
+from phigate.cli.store import migrated_database
+from phigate.cli.vendor_registry import register_vendor
 from phigate.settings import load_settings
 from phigate.shaping.masking import ENCRYPTED_ELEMENT_URL
 from phigate.types import VendorId

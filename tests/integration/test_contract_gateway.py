@@ -20,9 +20,9 @@ from jwcrypto import jwe as jwcrypto_jwe
 from jwcrypto import jwk as jwcrypto_jwk
 
 from fixtures.gateway_stack import Stack, running_stack
-from phigate.cli.clients import register_client
+from phigate.cli.client_registration import register_client
 from phigate.cli.token import client_assertion
-from phigate.cli.vendors import register_vendor
+from phigate.cli.vendor_registry import register_vendor
 from phigate.demo.synthetic import generate
 from phigate.oauth.rfc7523 import ASSERTION_TYPE
 from phigate.types import VendorId

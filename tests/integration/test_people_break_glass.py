@@ -30,7 +30,7 @@ from fixtures.signin_pages import claims, hidden
 from phigate.adapters.sql.people import SqlUsers
 from phigate.audit.events import AuditEvent, Kind
 from phigate.cli.users import add_user, close_break_glass, register_app
-from phigate.cli.vendors import register_vendor
+from phigate.cli.vendor_registry import register_vendor
 from phigate.oauth.mfa import totp
 from phigate.people.break_glass import ReviewStatus
 from phigate.people.errors import UnknownBreakGlass, UserError

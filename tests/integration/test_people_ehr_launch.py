@@ -36,7 +36,7 @@ from phigate.adapters.sql.launches import SqlLaunches
 from phigate.adapters.sql.people import SqlUsers
 from phigate.audit.events import AuditEvent
 from phigate.cli.users import add_user, register_app
-from phigate.cli.vendors import register_vendor
+from phigate.cli.vendor_registry import register_vendor
 from phigate.oauth.mfa import totp
 from phigate.people.launches import LaunchContext, launch_hash
 from phigate.people.roles import Role

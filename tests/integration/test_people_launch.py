@@ -30,7 +30,7 @@ from fixtures.postgres import throwaway_database
 from fixtures.signin_pages import claims, hidden
 from phigate.adapters.sql.people import SqlUsers
 from phigate.cli.users import add_user, register_app
-from phigate.cli.vendors import register_vendor
+from phigate.cli.vendor_registry import register_vendor
 from phigate.oauth.mfa import totp
 from phigate.people.roles import Role
 from phigate.people.users import UserStatus

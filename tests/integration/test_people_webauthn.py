@@ -33,7 +33,7 @@ from fixtures.signin_pages import claims, hidden
 from fixtures.webauthn_authenticator import SoftwareAuthenticator, localhost_issuer
 from phigate.adapters.sql.people import SqlUsers
 from phigate.cli.users import add_user, register_app
-from phigate.cli.vendors import register_vendor
+from phigate.cli.vendor_registry import register_vendor
 from phigate.people.roles import Role
 from phigate.types import VendorId
 

@@ -14,8 +14,9 @@ from typer.testing import CliRunner, Result
 
 from phigate.adapters.kms import generate_master_key
 from phigate.cli.clients import client_app
+from phigate.cli.demo_vendors import seed_demo_posture
 from phigate.cli.reviews import review_app
-from phigate.cli.vendors import seed_demo_posture, vendor_app
+from phigate.cli.vendors import vendor_app
 from phigate.settings import load_settings
 
 CONFIG = """\

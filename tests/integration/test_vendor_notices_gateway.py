@@ -18,7 +18,7 @@ from fixtures.gateway_stack import free_port, running_stack
 from phigate.adapters.sql.audit import AuditQuery, SqlAuditStore
 from phigate.adapters.sql.vendor_reviews import SqlAccessReviews
 from phigate.adapters.sql.vendor_risk import SqlVendorRisk
-from phigate.cli.vendors import register_vendor
+from phigate.cli.vendor_registry import register_vendor
 from phigate.monitor.alerts import signature
 from phigate.types import ClientId, VendorId
 from phigate.vendors.agreements import BAA_CLAUSES, Agreement, AgreementKind

@@ -29,7 +29,7 @@ from phigate.adapters.kms import Keyring, master_key_from_settings
 from phigate.adapters.sql import SqlDataKeyStore, SqlSecretStore
 from phigate.adapters.sql.clients import SqlClientRegistry
 from phigate.cli.output import emit, fail, reported_errors
-from phigate.cli.vendors import migrated_database
+from phigate.cli.store import migrated_database
 from phigate.errors import RequestError
 from phigate.fhir.parser import parse_request
 from phigate.pipeline.contracts import ContractEnforcement

@@ -19,10 +19,12 @@ from phigate.adapters.pki import DevPki, ensure_dev_pki
 from phigate.adapters.sql.vendors import SqlVendorRegistry
 from phigate.asgi.runtime import run_node
 from phigate.asgi.server import BoundListener, Listener
-from phigate.cli.clients import register_client
+from phigate.cli.client_registration import register_client
+from phigate.cli.demo_vendors import seed_demo_posture
 from phigate.cli.output import fail, reported_errors
+from phigate.cli.store import migrated_database
 from phigate.cli.users import DEMO_APP, DEMO_PASSWORD, DEMO_REDIRECT, seed_demo_people
-from phigate.cli.vendors import migrated_database, register_vendor, seed_demo_posture
+from phigate.cli.vendor_registry import register_vendor
 from phigate.demo.ehr import create_ehr_app
 from phigate.demo.store import ResourceStore
 from phigate.demo.synthetic import generate

@@ -20,7 +20,7 @@ from phigate.adapters.sql.launches import SqlLaunches
 from phigate.adapters.sql.people import SqlApps, SqlUsers
 from phigate.admin.vendor_audit import store_sink
 from phigate.cli.output import emit
-from phigate.cli.vendors import migrated_database, run_with_settings
+from phigate.cli.store import migrated_database, run_with_settings
 from phigate.oauth.endpoints import Endpoints
 from phigate.oauth.smart.ehr_launch import EhrLaunches
 from phigate.settings import ResolvedSettings

@@ -36,3 +36,12 @@ def reported_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
     except PhigateError as exc:
         fail(exc.message)
+
+
+def table(columns: tuple[str, ...]) -> Callable[[list[dict[str, Any]]], str]:
+    """A renderer of rows as lines of these columns, two spaces apart (``none`` when there is no row)."""
+
+    def render(rows: list[dict[str, Any]]) -> str:
+        return "\n".join("  ".join(str(row[c]) for c in columns) for row in rows) or "none"
+
+    return render

@@ -30,7 +30,7 @@ from phigate.adapters.sql.vendor_reviews import SqlAccessReviews
 from phigate.admin.reviews import ReviewAdmin
 from phigate.admin.vendor_audit import store_sink
 from phigate.cli.output import emit
-from phigate.cli.vendors import ConfigOption, JsonOption, migrated_database, run_with_settings
+from phigate.cli.store import ConfigOption, JsonOption, migrated_database, run_with_settings
 from phigate.errors import ConfigError
 from phigate.settings import ResolvedSettings
 from phigate.vendors.reminders import review_overdue_key

@@ -29,9 +29,10 @@ from phigate.adapters.sql.break_glass import SqlBreakGlass
 from phigate.adapters.sql.clients import SqlClientRegistry
 from phigate.adapters.sql.people import SqlApps, SqlGrants, SqlSessions, SqlUsers
 from phigate.adapters.sql.vendors import SqlVendorRegistry
-from phigate.cli.clients import admit_new_client
+from phigate.cli.client_registration import admit_new_client
 from phigate.cli.output import emit
-from phigate.cli.vendors import migrated_database, register_vendor, required_vendor, run_with_settings
+from phigate.cli.store import migrated_database, run_with_settings
+from phigate.cli.vendor_registry import register_vendor, required_vendor
 from phigate.oauth.mfa import totp
 from phigate.people.break_glass import BreakGlass, BreakGlassStore, check_note, check_reviewer
 from phigate.people.errors import UnknownBreakGlass, UnknownUser
