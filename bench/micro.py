@@ -35,6 +35,7 @@ class Prepared:
 
     value: Any
     detail: str
+    close: Callable[[], None] | None = None  # frees what setup opened (a store, a loop), once timed
 
 
 def _no_check(result: object) -> str | None:
@@ -127,11 +128,24 @@ def time_case(
     """
     try:
         prepared = case.setup()
+    except Exception as exc:  # a broken case fails its row, not the run
+        return MicroResult(case, problems=(f"{type(exc).__name__}: {exc}",))
+    try:
+        return _time_prepared(case, prepared, seconds, warmup_s, batches, clock)
+    finally:
+        if prepared.close is not None:
+            prepared.close()
+
+
+def _time_prepared(
+    case: MicroCase, prepared: Prepared, seconds: float, warmup_s: float, batches: int, clock: Clock
+) -> MicroResult:
+    try:
         problem = case.check(case.measured(prepared.value))
         if problem is None:
             case.baseline(prepared.value)  # a baseline that cannot run fails here, not mid-timing
     except Exception as exc:  # a broken case fails its row, not the run
-        return MicroResult(case, problems=(f"{type(exc).__name__}: {exc}",))
+        return MicroResult(case, detail=prepared.detail, problems=(f"{type(exc).__name__}: {exc}",))
     if problem is not None:
         return MicroResult(case, detail=prepared.detail, problems=(problem,))
     sides = (case.measured, case.baseline)

@@ -4,7 +4,8 @@ Inputs come from the demo EHR's synthetic data (``phigate.demo.synthetic.generat
 so every run times the same bytes). Validation runs with the ``GuardConfig`` that the gateway
 rows' own config gives (``pipeline.validate.guard_config``), so the micro rows time the checks
 ``phigate serve`` makes. The data-contract cases (shaping a searchset) are built in
-``contract_cases``. Adding a case is one entry in :data:`CASES` (and its setup).
+``contract_cases``, the audited read in ``audit_cases``. Adding a case is one entry in
+:data:`CASES` (and its setup).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import audit_cases
 import contract_cases
 import orjson
 from gateway import gateway_config
@@ -231,5 +233,14 @@ CASES: tuple[MicroCase, ...] = (
         "against parse + serialise (a pass-through reply is not parsed at all)",
         safe_harbor_setup, contract_cases.shape, SHAPING, contract_cases.reserialise, RESERIALISE,
         contract_cases.masked_every_entry,
+    ),
+    MicroCase(
+        "audit-read", "GET /fhir/Patient/1 (token read, reply streamed)",
+        "the audit trail on a data read: body hashed and scanned for patients, event built, chained, "
+        "spooled with one write() before the last byte, detectors and metrics, and the node's writer "
+        "draining the spool into its SQLite store in batches on the same loop; against streaming the "
+        "same reply without the audit hook (audit.enabled: false)",
+        audit_cases.setup, audit_cases.audited_read, "ExchangeAudit + writer", audit_cases.plain_read,
+        "reply streamed", audit_cases.spooled_with_patient,
     ),
 )  # fmt: skip

@@ -157,11 +157,13 @@ class AuditedBody:
     def __init__(self, inner: Body, scan: PatientScan, finish: Finish, head: bool) -> None:
         self._inner = inner
         self._scan = scan
-        self._finish = finish
+        # ``finish`` refers to the exchange, whose reply refers to this body: a reference cycle until
+        # the event is spooled. Dropping it then lets reference counting free the exchange at once;
+        # kept, every audited exchange would wait for the garbage collector (and make it work hard).
+        self._finish: Finish | None = finish
         self._head = head
         self._digest = hashlib.sha256()
         self._sent = 0
-        self._done = False
 
     async def iter_body(self) -> AsyncIterator[bytes]:
         pending: bytes | None = None
@@ -192,9 +194,9 @@ class AuditedBody:
         self._scan.feed(chunk)
 
     def _end(self, complete: bool) -> None:
-        if not self._done:
-            self._done = True
-            self._finish(self._scan, self._digest, self._sent, complete)
+        finish, self._finish = self._finish, None
+        if finish is not None:
+            finish(self._scan, self._digest, self._sent, complete)
 
 
 def exchange_event(

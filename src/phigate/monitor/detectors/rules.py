@@ -9,7 +9,7 @@ from typing import Protocol
 
 from phigate.monitor.detectors.alerts import Alert, Observed, Severity
 from phigate.monitor.detectors.bulk import BulkOperations
-from phigate.monitor.detectors.windows import Window
+from phigate.monitor.detectors.windows import DistinctWindow, Window
 from phigate.settings.audit import DetectorSettings
 
 
@@ -74,15 +74,13 @@ class DistinctPatients:
     name = "many-patients"
 
     def __init__(self, s: DetectorSettings) -> None:
-        self.limit, self.window = s.distinct_patients, Window[str](s.distinct_patients_window_seconds)
+        self.limit = s.distinct_patients
+        self.window = DistinctWindow[str](s.distinct_patients_window_seconds)
 
     def observe(self, event: Observed) -> Alert | None:
         if event.kind != "exchange" or not event.patients:
             return None
-        items = None
-        for patient in event.patients:
-            items = self.window.add(_subject(event), event.recorded, patient)
-        distinct = len({p for _, p in items or ()})
+        distinct = self.window.add(_subject(event), event.recorded, event.patients)
         if distinct < self.limit:
             return None
         explanation = (
