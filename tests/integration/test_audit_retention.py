@@ -14,37 +14,24 @@ from pathlib import Path
 
 import orjson
 import pytest
-import typer
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from phigate.adapters.kms import Keyring, generate_master_key, master_key_from_settings
+from fixtures.cli import cli, write_config
+from phigate.adapters.kms import Keyring, master_key_from_settings
 from phigate.adapters.kms.signing import CheckpointKeys
 from phigate.adapters.sql import SqlDataKeyStore, SqlSecretStore
 from phigate.adapters.sql.audit import SqlAuditStore
 from phigate.audit.chain import Chain, Checkpoint, checkpoint_message
 from phigate.audit.events import AuditEvent, Kind
-from phigate.cli.audit import audit_app
 from phigate.cli.store import migrated_database
 from phigate.settings import load_settings
 
-CONFIG = """\
-environment: dev
-upstreams:
-  ehr:
-    targets: [{url: "http://127.0.0.1:8080/fhir"}]
-routes: [{base: /fhir, upstream: ehr}]
-storage: {url: "sqlite+aiosqlite:///phigate.db"}
-master_key: {file: master.key}
-"""
 OLD = 1_514_764_800.0  # 2018-01-01: older than six years
-app = typer.Typer()
-app.add_typer(audit_app, name="audit")
 
 
-def cli(config: Path, *args: str) -> Result:
-    result = CliRunner().invoke(app, ["audit", *args, "--config", str(config)])
-    assert "Traceback" not in result.output
-    return result
+def audit(config: Path, *args: str) -> Result:
+    """``phigate audit *args`` on the config."""
+    return cli(config, "audit", *args)
 
 
 async def seed(config: Path) -> dict[str, tuple[int, str]]:
@@ -84,19 +71,16 @@ def remaining(db: Path, node: str) -> list[int]:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    (tmp_path / "master.key").write_text(generate_master_key() + "\n")
-    path = tmp_path / "phigate.yaml"
-    path.write_text(CONFIG, encoding="utf-8")
-    return path
+    return write_config(tmp_path)
 
 
 def test_purge_keeps_held_events_and_verify_still_passes(config: Path) -> None:
     heads = asyncio.run(seed(config))
     database = config.parent / "phigate.db"
     assert (
-        cli(config, "hold", "add", "--patient", "pat-held", "--reason", "litigation 2026-17").exit_code == 0
+        audit(config, "hold", "add", "--patient", "pat-held", "--reason", "litigation 2026-17").exit_code == 0
     )
-    added = cli(
+    added = audit(
         config,
         "hold",
         "add",
@@ -111,13 +95,13 @@ def test_purge_keeps_held_events_and_verify_still_passes(config: Path) -> None:
         "--json",
     )
     assert added.exit_code == 0, added.output
-    holds = orjson.loads(cli(config, "hold", "list", "--json").output)
+    holds = orjson.loads(audit(config, "hold", "list", "--json").output)
     assert [(h["patient"], h["client"]) for h in holds] == [("pat-held", None), (None, "client-held")]
 
-    refused = cli(config, "purge", "--before", "2025-01-01")
+    refused = audit(config, "purge", "--before", "2025-01-01")
     assert refused.exit_code != 0 and "retention_days" in refused.output
 
-    purged = cli(config, "purge", "--json")
+    purged = audit(config, "purge", "--json")
     assert purged.exit_code == 0, purged.output
     assert orjson.loads(purged.output) | {"cutoff": None} == {
         "cutoff": None,
@@ -127,7 +111,7 @@ def test_purge_keeps_held_events_and_verify_still_passes(config: Path) -> None:
     }
     assert remaining(database, "gw-1") == [2, 4, 7, 8, 9, 10]
     assert remaining(database, "gw-2") == []
-    verdict = orjson.loads(cli(config, "verify", "--json").output)
+    verdict = orjson.loads(audit(config, "verify", "--json").output)
     assert verdict["valid"], verdict["findings"]
 
     # A node whose events were all purged picks its chain up after the mark, not from #1.
@@ -135,10 +119,10 @@ def test_purge_keeps_held_events_and_verify_still_passes(config: Path) -> None:
 
     # The purged parts' checkpoint and the purge's own audit events do not upset verify; a held
     # event removed by hand is named, so is one removed after the chain's new start.
-    assert cli(config, "search", "--kind", "security", "--json").output.count("audit.purged") == 1
+    assert audit(config, "search", "--kind", "security", "--json").output.count("audit.purged") == 1
     with sqlite3.connect(database) as connection:
         connection.execute("DELETE FROM audit_events WHERE node = 'gw-1' AND seq = 2")
-    verdict = orjson.loads(cli(config, "verify", "--json").output)
+    verdict = orjson.loads(audit(config, "verify", "--json").output)
     assert [f["text"] for f in verdict["findings"]] == [
         "node gw-1 event #2: removed (purge mark #6 kept it under a legal hold)"
     ]
@@ -147,30 +131,30 @@ def test_purge_keeps_held_events_and_verify_still_passes(config: Path) -> None:
 def test_removing_a_hold_lets_the_next_purge_remove_its_events(config: Path) -> None:
     asyncio.run(seed(config))
     database = config.parent / "phigate.db"
-    cli(config, "hold", "add", "--patient", "pat-held", "--reason", "litigation")
-    assert cli(config, "purge").exit_code == 0
+    audit(config, "hold", "add", "--patient", "pat-held", "--reason", "litigation")
+    assert audit(config, "purge").exit_code == 0
     assert remaining(database, "gw-1") == [2, 7, 8, 9, 10]
-    assert cli(config, "hold", "remove", "1", "--reason", "case closed").exit_code == 0
-    assert cli(config, "hold", "remove", "1", "--reason", "again").exit_code != 0
-    assert orjson.loads(cli(config, "hold", "list", "--json").output) == []
-    assert cli(config, "purge").exit_code == 0
+    assert audit(config, "hold", "remove", "1", "--reason", "case closed").exit_code == 0
+    assert audit(config, "hold", "remove", "1", "--reason", "again").exit_code != 0
+    assert orjson.loads(audit(config, "hold", "list", "--json").output) == []
+    assert audit(config, "purge").exit_code == 0
     assert remaining(database, "gw-1") == [7, 8, 9, 10]
-    verdict = orjson.loads(cli(config, "verify", "--json").output)
+    verdict = orjson.loads(audit(config, "verify", "--json").output)
     assert verdict["valid"], verdict["findings"]
     with sqlite3.connect(database) as connection:
         connection.execute("DELETE FROM audit_events WHERE node = 'gw-1' AND seq = 7")
-    verdict = orjson.loads(cli(config, "verify", "--json").output)
+    verdict = orjson.loads(audit(config, "verify", "--json").output)
     assert verdict["findings"][0]["text"].startswith("node gw-1 event #7: removed")
 
 
 def test_a_forged_purge_mark_is_named(config: Path) -> None:
     asyncio.run(seed(config))
-    assert cli(config, "purge").exit_code == 0
+    assert audit(config, "purge").exit_code == 0
     with sqlite3.connect(config.parent / "phigate.db") as connection:
         connection.execute(
             "UPDATE audit_purges SET seq = seq + 2 WHERE node = 'gw-1'"
         )  # hide two more events
-    verdict = orjson.loads(cli(config, "verify", "--json").output)
+    verdict = orjson.loads(audit(config, "verify", "--json").output)
     assert not verdict["valid"]
     assert "node gw-1 event #8: bad-purge" in [f["text"].split(" (")[0] for f in verdict["findings"]]
 

@@ -10,79 +10,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from typer.testing import CliRunner, Result
 
-from phigate.adapters.kms import generate_master_key
+from fixtures.cli import as_json, cli, members, ok, refused, write_config
 from phigate.adapters.pki import ensure_dev_pki, issue_client_certificate
 from phigate.adapters.sql import open_database
 from phigate.adapters.sql.clients import SqlClientRegistry
 from phigate.cli.client_registration import register_client
-from phigate.cli.clients import client_app
 from phigate.cli.vendor_registry import register_vendor
-from phigate.cli.vendors import vendor_app
 from phigate.oauth.jose import generate_client_key, load_private_key
 from phigate.settings import load_settings
 from phigate.types import ClientId, VendorId
 from phigate.vendors.clients import PRIVATE_MEMBERS, OAuthClient
 
-CONFIG = """\
-environment: dev
-upstreams:
-  ehr:
-    targets: [{url: "http://127.0.0.1:8080/fhir"}]
-routes: [{base: /fhir, upstream: ehr}]
-storage: {url: "sqlite+aiosqlite:///phigate.db"}
-master_key: {file: master.key}
-"""
 ISSUER = "http://127.0.0.1:8443"
 SCOPES = "system/Observation.rs system/Patient.r"
 ADD = ("client", "add", "--vendor", "acme-labs")
 
-app = typer.Typer()
-app.add_typer(vendor_app, name="vendor")
-app.add_typer(client_app, name="client")
-
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    (tmp_path / "master.key").write_text(generate_master_key() + "\n")
-    path = tmp_path / "phigate.yaml"
-    path.write_text(CONFIG, encoding="utf-8")
-    return path
-
-
-def _cli(config: Path, *args: str | Path) -> Result:
-    result = CliRunner().invoke(app, [*map(str, args), "--config", str(config)])
-    assert "Traceback" not in result.output
-    return result
-
-
-def _ok(config: Path, *args: str | Path) -> Result:
-    result = _cli(config, *args)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def _json(config: Path, *args: str | Path) -> Any:
-    return json.loads(_ok(config, *args, "--json").stdout)
-
-
-def _failed_with(result: Result, reason: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert reason in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-
-
-def _members(value: Any) -> set[str]:
-    """Every member name anywhere in a parsed JSON value."""
-    if isinstance(value, dict):
-        return set(value) | {name for item in value.values() for name in _members(item)}
-    if isinstance(value, list):
-        return {name for item in value for name in _members(item)}
-    return set()
+    return write_config(tmp_path)
 
 
 def _stored(config: Path, client_id: str) -> OAuthClient:
@@ -99,7 +48,7 @@ def _stored(config: Path, client_id: str) -> OAuthClient:
 
 
 def _add_generated(config: Path, out: Path, *extra: str) -> dict[str, Any]:
-    result = _ok(
+    result = ok(
         config, *ADD, "--name", "results feed", "--scopes", SCOPES,
         "--generate-key", "--credentials-out", str(out), *extra,
     )  # fmt: skip
@@ -109,23 +58,23 @@ def _add_generated(config: Path, out: Path, *extra: str) -> dict[str, Any]:
 
 
 def test_vendors_are_added_listed_and_shown(config: Path) -> None:
-    assert "registered vendor acme-labs (Acme Labs)" in _ok(config, "vendor", "add", "Acme Labs").stdout
-    _ok(config, "vendor", "add", "Billing Company", "--id", "billing")
-    assert [v["id"] for v in _json(config, "vendor", "list")] == ["acme-labs", "billing"]
-    shown = _json(config, "vendor", "show", "billing")
+    assert "registered vendor acme-labs (Acme Labs)" in ok(config, "vendor", "add", "Acme Labs").stdout
+    ok(config, "vendor", "add", "Billing Company", "--id", "billing")
+    assert [v["id"] for v in as_json(config, "vendor", "list")] == ["acme-labs", "billing"]
+    shown = as_json(config, "vendor", "show", "billing")
     assert {k: shown[k] for k in ("id", "name", "status", "clients")} == {
         "id": "billing", "name": "Billing Company", "status": "active", "clients": [],
     }  # fmt: skip
-    assert "acme-labs" in _ok(config, "vendor", "list").stdout
-    _failed_with(_cli(config, "vendor", "add", "Acme Labs"), "vendor_id: 'acme-labs' is already registered")
-    _failed_with(_cli(config, "vendor", "add", "X", "--id", "Bad Id"), "vendor_id: use 1 to 64 lower-case")
-    _failed_with(_cli(config, "vendor", "show", "nobody"), "No vendor 'nobody' is registered")
-    _ok(config, "vendor", "remove", "billing")
-    assert [v["id"] for v in _json(config, "vendor", "list")] == ["acme-labs"]
+    assert "acme-labs" in ok(config, "vendor", "list").stdout
+    refused(cli(config, "vendor", "add", "Acme Labs"), "vendor_id: 'acme-labs' is already registered")
+    refused(cli(config, "vendor", "add", "X", "--id", "Bad Id"), "vendor_id: use 1 to 64 lower-case")
+    refused(cli(config, "vendor", "show", "nobody"), "No vendor 'nobody' is registered")
+    ok(config, "vendor", "remove", "billing")
+    assert [v["id"] for v in as_json(config, "vendor", "list")] == ["acme-labs"]
 
 
 def test_generate_key_writes_private_credentials_matching_the_registered_key(config: Path) -> None:
-    _ok(config, "vendor", "add", "Acme Labs")
+    ok(config, "vendor", "add", "Acme Labs")
     out = config.parent / "lab.json"
     creds = _add_generated(config, out)
 
@@ -141,50 +90,50 @@ def test_generate_key_writes_private_credentials_matching_the_registered_key(con
     assert stored.jwks == {"keys": [public]}
     assert dict(load_private_key(creds["private_jwk"]).public_jwk) == public  # the pair really matches
 
-    listed = _ok(config, "client", "list", "--json").stdout
-    shown = _ok(config, "client", "show", creds["client_id"], "--json").stdout
-    human = _ok(config, "client", "show", creds["client_id"]).stdout + _ok(config, "client", "list").stdout
+    listed = ok(config, "client", "list", "--json").stdout
+    shown = ok(config, "client", "show", creds["client_id"], "--json").stdout
+    human = ok(config, "client", "show", creds["client_id"]).stdout + ok(config, "client", "list").stdout
     for text in (listed, shown):
-        assert "d" not in _members(json.loads(text))
+        assert "d" not in members(json.loads(text))
     for text in (listed, shown, human):
         assert creds["private_jwk"]["d"] not in text
     view = json.loads(shown)
     assert view["keys"] == [{"kid": public["kid"], "kty": "EC", "alg": "ES384", "crv": "P-384"}]
     assert public["kid"] in human
     assert [c["client_id"] for c in json.loads(listed)] == [creds["client_id"]]
-    assert _json(config, "vendor", "show", "acme-labs")["clients"] == [creds["client_id"]]
+    assert as_json(config, "vendor", "show", "acme-labs")["clients"] == [creds["client_id"]]
 
 
 def test_existing_credentials_file_is_never_overwritten(config: Path) -> None:
-    _ok(config, "vendor", "add", "Acme Labs")
+    ok(config, "vendor", "add", "Acme Labs")
     out = config.parent / "taken.json"
     out.write_text("keep me")
-    result = _cli(
+    result = cli(
         config, *ADD, "--name", "feed", "--scopes", SCOPES,
         "--generate-key", "--credentials-out", str(out),
     )  # fmt: skip
-    _failed_with(result, "already exists: phigate never overwrites credentials")
+    refused(result, "already exists: phigate never overwrites credentials")
     assert out.read_text() == "keep me"
-    assert _json(config, "client", "list") == []
+    assert as_json(config, "client", "list") == []
 
 
 def test_a_failed_registration_leaves_no_credentials_file(config: Path) -> None:
-    _ok(config, "vendor", "add", "Acme Labs")
+    ok(config, "vendor", "add", "Acme Labs")
     out = config.parent / "lab.json"
-    result = _cli(
+    result = cli(
         config, *ADD, "--name", "feed", "--scopes", "system/Nope.rs",
         "--generate-key", "--credentials-out", str(out),
     )  # fmt: skip
-    _failed_with(result, "scopes:")
+    refused(result, "scopes:")
     assert not out.exists()
 
 
 def test_rotate_key_changes_the_kid_and_can_keep_the_old_key(config: Path) -> None:
-    _ok(config, "vendor", "add", "Acme Labs")
+    ok(config, "vendor", "add", "Acme Labs")
     first = _add_generated(config, config.parent / "v1.json")
     client_id, old_kid = first["client_id"], first["private_jwk"]["kid"]
 
-    _ok(
+    ok(
         config, "client", "rotate-key", client_id, "--generate-key", "--alg", "RS384",
         "--credentials-out", str(config.parent / "v2.json"), "--keep-old",
     )  # fmt: skip
@@ -197,33 +146,33 @@ def test_rotate_key_changes_the_kid_and_can_keep_the_old_key(config: Path) -> No
     _, public = generate_client_key("ES384")
     jwks_file = config.parent / "jwks.json"
     jwks_file.write_text(json.dumps({"keys": [public]}))
-    rotated = _json(config, "client", "rotate-key", client_id, "--jwks-file", str(jwks_file))
+    rotated = as_json(config, "client", "rotate-key", client_id, "--jwks-file", str(jwks_file))
     assert [k["kid"] for k in rotated["keys"]] == [public["kid"]]
     assert _stored(config, client_id).key_ids == (public["kid"],)
 
 
 def test_disable_and_enable(config: Path) -> None:
-    _ok(config, "vendor", "add", "Acme Labs")
+    ok(config, "vendor", "add", "Acme Labs")
     client_id = _add_generated(config, config.parent / "lab.json")["client_id"]
-    assert f"client {client_id} is disabled" in _ok(config, "client", "disable", client_id).stdout
-    assert _json(config, "client", "show", client_id)["status"] == "disabled"
+    assert f"client {client_id} is disabled" in ok(config, "client", "disable", client_id).stdout
+    assert as_json(config, "client", "show", client_id)["status"] == "disabled"
     assert not _stored(config, client_id).active
-    _ok(config, "client", "enable", client_id)
-    assert _json(config, "client", "show", client_id)["status"] == "active"
-    _failed_with(_cli(config, "vendor", "remove", "acme-labs"), "owns 1 client(s) and cannot be removed")
+    ok(config, "client", "enable", client_id)
+    assert as_json(config, "client", "show", client_id)["status"] == "active"
+    refused(cli(config, "vendor", "remove", "acme-labs"), "owns 1 client(s) and cannot be removed")
 
 
 def test_public_keys_and_jwks_urls_made_by_the_third_party(config: Path) -> None:
-    _ok(config, "vendor", "add", "Acme Labs")
+    ok(config, "vendor", "add", "Acme Labs")
     private, public = generate_client_key("ES384")
     jwks_file = config.parent / "jwks.json"
     jwks_file.write_text(json.dumps({"keys": [public]}))
-    added = _json(
+    added = as_json(
         config, *ADD, "--name", "a", "--scopes", SCOPES,
         "--jwks-file", str(jwks_file), "--token-binding", "dpop",
     )  # fmt: skip
     assert (added["token_binding"], added["keys"][0]["kid"]) == ("dpop", public["kid"])
-    by_uri = _json(
+    by_uri = as_json(
         config, *ADD, "--name", "b", "--scopes", SCOPES,
         "--jwks-uri", "https://acme.example.com/jwks.json", "--id", "acme-b",
     )  # fmt: skip
@@ -232,53 +181,53 @@ def test_public_keys_and_jwks_urls_made_by_the_third_party(config: Path) -> None
     )  # fmt: skip
 
     jwks_file.write_text(json.dumps({"keys": [private]}))
-    _failed_with(
-        _cli(config, *ADD, "--name", "c", "--scopes", SCOPES, "--jwks-file", str(jwks_file)),
+    refused(
+        cli(config, *ADD, "--name", "c", "--scopes", SCOPES, "--jwks-file", str(jwks_file)),
         "jwks.keys.0: holds private key member(s) d: register the public key only",
     )
-    _failed_with(
-        _cli(config, *ADD, "--name", "c", "--scopes", SCOPES, "--jwks-uri", "http://acme.example.com/jwks"),
+    refused(
+        cli(config, *ADD, "--name", "c", "--scopes", SCOPES, "--jwks-uri", "http://acme.example.com/jwks"),
         "jwks_uri: must be an https URL",
     )
-    assert len(_json(config, "client", "list", "--vendor", "acme-labs")) == 2
+    assert len(as_json(config, "client", "list", "--vendor", "acme-labs")) == 2
 
 
 def test_shared_secrets_only_without_phi_scopes(config: Path) -> None:
-    _ok(config, "vendor", "add", "Acme Labs")
+    ok(config, "vendor", "add", "Acme Labs")
     out = config.parent / "secret.json"
-    _failed_with(
-        _cli(config, *ADD, "--name", "s", "--scopes", SCOPES, "--client-secret", "--credentials-out", out),
+    refused(
+        cli(config, *ADD, "--name", "s", "--scopes", SCOPES, "--client-secret", "--credentials-out", out),
         "auth_method: client_secret is refused for PHI scopes",
     )
     assert not out.exists()
-    _ok(
+    ok(
         config, *ADD, "--name", "s", "--scopes", "openid",
         "--client-secret", "--credentials-out", str(out),
     )  # fmt: skip
     creds = json.loads(out.read_text())
     assert out.stat().st_mode & 0o777 == 0o600
     assert set(creds) == {"client_id", "vendor_id", "client_secret", "token_endpoint", "fhir_base", "scopes"}
-    shown = _ok(config, "client", "show", creds["client_id"], "--json").stdout
+    shown = ok(config, "client", "show", creds["client_id"], "--json").stdout
     assert creds["client_secret"] not in shown and "scrypt" not in shown
     assert json.loads(shown)["auth_method"] == "client_secret"
 
 
 def test_errors_are_one_line_reasons(config: Path, tmp_path: Path) -> None:
-    _failed_with(_cli(tmp_path / "absent.yaml", "vendor", "list"), "cannot be read")
+    refused(cli(tmp_path / "absent.yaml", "vendor", "list"), "cannot be read")
     add = (*ADD, "--name", "n", "--scopes", SCOPES)
-    _failed_with(_cli(config, *add, "--generate-key", "--credentials-out", str(tmp_path / "c.json")),
+    refused(cli(config, *add, "--generate-key", "--credentials-out", str(tmp_path / "c.json")),
                  "No vendor 'acme-labs' is registered")  # fmt: skip
-    _ok(config, "vendor", "add", "Acme Labs")
-    _failed_with(_cli(config, *add), "give exactly one of --jwks-file, --jwks-uri, --generate-key")
-    _failed_with(_cli(config, *add, "--generate-key"), "--credentials-out FILE is needed")
-    _failed_with(_cli(config, *add, "--jwks-uri", "https://a.example.com/j", "--token-binding", "mtls"),
+    ok(config, "vendor", "add", "Acme Labs")
+    refused(cli(config, *add), "give exactly one of --jwks-file, --jwks-uri, --generate-key")
+    refused(cli(config, *add, "--generate-key"), "--credentials-out FILE is needed")
+    refused(cli(config, *add, "--jwks-uri", "https://a.example.com/j", "--token-binding", "mtls"),
                  "--token-binding mtls needs --mtls-cert FILE")  # fmt: skip
     (tmp_path / "bad.json").write_text("{not json")
-    _failed_with(_cli(config, *add, "--jwks-file", str(tmp_path / "bad.json")), "is not JSON")
-    _failed_with(_cli(config, "client", "show", "nobody-1"), "No client 'nobody-1' is registered")
-    _failed_with(_cli(config, "client", "disable", "nobody-1"), "No client 'nobody-1' is registered")
-    _failed_with(
-        _cli(config, "client", "rotate-key", "nobody-1", "--generate-key", "--credentials-out",
+    refused(cli(config, *add, "--jwks-file", str(tmp_path / "bad.json")), "is not JSON")
+    refused(cli(config, "client", "show", "nobody-1"), "No client 'nobody-1' is registered")
+    refused(cli(config, "client", "disable", "nobody-1"), "No client 'nobody-1' is registered")
+    refused(
+        cli(config, "client", "rotate-key", "nobody-1", "--generate-key", "--credentials-out",
              str(tmp_path / "r.json")),
         "No client 'nobody-1' is registered",
     )  # fmt: skip
@@ -314,14 +263,14 @@ def test_mtls_binding_registers_the_certificate_thumbprint(config: Path) -> None
     cert = issue_client_certificate(pki, "acme-lab")
     der = x509.load_pem_x509_certificate(cert.cert_file.read_bytes()).public_bytes(serialization.Encoding.DER)
     expected = base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
-    _ok(config, "vendor", "add", "Acme Labs")
-    added = _json(
+    ok(config, "vendor", "add", "Acme Labs")
+    added = as_json(
         config, *ADD, "--name", "mtls", "--scopes", SCOPES,
         "--jwks-uri", "https://acme.example.com/jwks", "--mtls-cert", str(cert.cert_file),
     )  # fmt: skip
     assert (added["token_binding"], added["mtls_thumbprint"]) == ("mtls", expected)
     not_a_cert = ("--jwks-uri", "https://acme.example.com/jwks", "--mtls-cert", str(cert.key_file))
-    _failed_with(
-        _cli(config, *ADD, "--name", "m2", "--scopes", SCOPES, *not_a_cert),
+    refused(
+        cli(config, *ADD, "--name", "m2", "--scopes", SCOPES, *not_a_cert),
         "cannot be read as a PEM certificate",
     )

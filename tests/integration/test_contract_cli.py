@@ -7,24 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from jwcrypto import jwk
-from typer.testing import CliRunner, Result
 
-from phigate.adapters.kms import generate_master_key
-from phigate.cli.clients import client_app
-from phigate.cli.contracts import contract_app
-from phigate.cli.vendors import vendor_app
+from fixtures.cli import as_json, cli, members, phigate, write_config
 from phigate.vendors.clients import PRIVATE_MEMBERS
 
-CONFIG = """\
-environment: dev
-upstreams:
-  ehr:
-    targets: [{url: "http://127.0.0.1:8080/fhir"}]
-routes: [{base: /fhir, upstream: ehr}]
-storage: {url: "sqlite+aiosqlite:///phigate.db"}
-master_key: {file: master.key}
+CONTRACTS = """\
 contracts:
   clients:
     lab-feed:
@@ -44,30 +32,10 @@ EC = jwk.JWK.generate(kty="EC", crv="P-256", kid="enc-1")
 RSA = jwk.JWK.generate(kty="RSA", size=2048, kid="enc-2")
 SIGNING = jwk.JWK.generate(kty="EC", crv="P-384", kid="sig-1")
 
-app = typer.Typer()
-app.add_typer(vendor_app, name="vendor")
-app.add_typer(client_app, name="client")
-app.add_typer(contract_app, name="contract")
-
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    (tmp_path / "master.key").write_text(generate_master_key() + "\n")
-    path = tmp_path / "phigate.yaml"
-    path.write_text(CONFIG, encoding="utf-8")
-    return path
-
-
-def cli(config: Path, *args: str | Path) -> Result:
-    result = CliRunner().invoke(app, [*map(str, args), "--config", str(config)])
-    assert "Traceback" not in result.output
-    return result
-
-
-def ok_json(config: Path, *args: str | Path) -> Any:
-    result = cli(config, *args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return write_config(tmp_path, CONTRACTS)
 
 
 def jwks_file(tmp_path: Path, name: str, *keys: dict[str, Any]) -> Path:
@@ -79,14 +47,6 @@ def jwks_file(tmp_path: Path, name: str, *keys: dict[str, Any]) -> Path:
 def public(key: jwk.JWK, **extra: Any) -> dict[str, Any]:
     document: dict[str, Any] = json.loads(key.export_public())
     return {**document, **extra}
-
-
-def members(value: Any) -> set[str]:
-    if isinstance(value, dict):
-        return set(value) | {name for item in value.values() for name in members(item)}
-    if isinstance(value, list):
-        return {name for item in value for name in members(item)}
-    return set()
 
 
 @pytest.fixture
@@ -103,7 +63,7 @@ def lab_feed(config: Path, tmp_path: Path) -> str:
 
 
 def test_contract_list_reads_the_contracts_from_the_config(config: Path) -> None:
-    listed = ok_json(config, "contract", "list")
+    listed = as_json(config, "contract", "list")
     assert [view["key"] for view in listed] == ["contracts.clients.lab-feed", "contracts.vendors.acme-labs"]
     assert listed[0]["resources"] == {"Observation": ["search"]} and listed[0]["purposes"] == ["TREAT"]
     assert listed[0]["encryption"] == {"responses": "jwe", "elements": []}
@@ -111,24 +71,24 @@ def test_contract_list_reads_the_contracts_from_the_config(config: Path) -> None
     assert listed[1]["encryption"]["elements"] == ["Patient.birthDate"]
     text = cli(config, "contract", "list")
     assert "contracts.vendors.acme-labs: Patient (read); masking safe-harbor" in text.stdout
-    help_text = CliRunner().invoke(app, ["contract", "--help"]).stdout
+    help_text = phigate("contract", "--help").stdout
     assert "defined in the config" in " ".join(help_text.split())
 
 
 def test_a_broken_contract_is_reported_not_listed(config: Path) -> None:
-    config.write_text(CONFIG.replace("Observation: {", "Observaton: {"))
+    config.write_text(config.read_text().replace("Observation: {", "Observaton: {"))
     result = cli(config, "contract", "list")
     assert result.exit_code == 1 and "contracts.clients.lab-feed.resources.Observaton" in result.stderr
 
 
 def test_contract_show_names_the_contract_that_applies_to_a_client(config: Path, lab_feed: str) -> None:
-    own = ok_json(config, "contract", "show", "--client", lab_feed)
+    own = as_json(config, "contract", "show", "--client", lab_feed)
     assert own["vendor"] == "acme-labs" and own["contract"]["key"] == "contracts.clients.lab-feed"
     assert own["contract"]["terms"]["resources"]["Observation"]["elements"] == ["status", "code", "value"]
     assert own["encryption_keys"] == []
-    inherited = ok_json(config, "contract", "show", "--client", "portal")
+    inherited = as_json(config, "contract", "show", "--client", "portal")
     assert inherited["contract"]["key"] == "contracts.vendors.acme-labs"  # the vendor's default
-    by_vendor = ok_json(config, "contract", "show", "--vendor", "acme-labs")
+    by_vendor = as_json(config, "contract", "show", "--vendor", "acme-labs")
     assert by_vendor["contract"]["terms"]["masking"]["preset"] == "safe-harbor"
     unknown = cli(config, "contract", "show", "--client", "nobody")
     assert unknown.exit_code == 1 and "No client 'nobody'" in unknown.stderr
@@ -139,7 +99,7 @@ def test_a_client_is_added_with_its_encryption_keys(config: Path, tmp_path: Path
     assert cli(config, "vendor", "add", "Acme Labs").exit_code == 0
     signing = jwks_file(tmp_path, "sig.json", public(SIGNING, alg="ES384", use="sig"))
     encryption = jwks_file(tmp_path, "enc.json", public(EC, use="enc"))
-    added = ok_json(config, "client", "add", "--vendor", "acme-labs", "--name", "feed", "--id", "lab-feed",
+    added = as_json(config, "client", "add", "--vendor", "acme-labs", "--name", "feed", "--id", "lab-feed",
                     "--scopes", "system/Observation.rs", "--jwks-file", signing,
                     "--encryption-jwks-file", encryption)  # fmt: skip
     assert [key["kid"] for key in added["encryption_keys"]] == ["enc-1"]
@@ -147,24 +107,24 @@ def test_a_client_is_added_with_its_encryption_keys(config: Path, tmp_path: Path
                   "--scopes", "system/Observation.rs", "--jwks-file", signing,
                   "--encryption-jwks-file", signing)  # fmt: skip
     assert refused.exit_code == 1 and "alg must be ECDH-ES+A256KW" in refused.stderr
-    assert [c["client_id"] for c in ok_json(config, "client", "list")] == ["lab-feed"]  # nothing half-added
+    assert [c["client_id"] for c in as_json(config, "client", "list")] == ["lab-feed"]  # nothing half-added
 
 
 def test_encryption_keys_are_set_rotated_shown_and_cleared(
     config: Path, lab_feed: str, tmp_path: Path
 ) -> None:
     first = jwks_file(tmp_path, "enc1.json", public(EC, use="enc"))
-    shown = ok_json(config, "client", "encryption-key", "set", lab_feed, "--jwks-file", first)
+    shown = as_json(config, "client", "encryption-key", "set", lab_feed, "--jwks-file", first)
     assert shown["encryption_keys"] == [{"kid": "enc-1", "kty": "EC", "crv": "P-256"}]
     assert not members(shown) & PRIVATE_MEMBERS
     second = jwks_file(tmp_path, "enc2.json", public(RSA, use="enc", alg="RSA-OAEP-256"))
-    rotated = ok_json(config, "client", "encryption-key", "rotate", lab_feed, "--jwks-file", second)
+    rotated = as_json(config, "client", "encryption-key", "rotate", lab_feed, "--jwks-file", second)
     assert [key["kid"] for key in rotated["encryption_keys"]] == ["enc-2", "enc-1"]  # the new one in use
-    assert ok_json(config, "contract", "show", "--client", lab_feed)["encryption_keys"] == ["enc-2", "enc-1"]
+    assert as_json(config, "contract", "show", "--client", lab_feed)["encryption_keys"] == ["enc-2", "enc-1"]
     assert (
         "encrypts to:    enc-2 (RSA-OAEP-256), enc-1 (EC)" in cli(config, "client", "show", lab_feed).stdout
     )
-    cleared = ok_json(config, "client", "encryption-key", "clear", lab_feed)
+    cleared = as_json(config, "client", "encryption-key", "clear", lab_feed)
     assert cleared["encryption_keys"] == []
 
 

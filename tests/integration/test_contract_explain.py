@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
+from fixtures.cli import phigate
 from fixtures.gateway_stack import Stack, running_stack
 from phigate.adapters.kms import generate_master_key
 from phigate.adapters.sql import SqlSecretStore
 from phigate.cli.client_registration import register_client
 from phigate.cli.contracts import SEALED_PLACEHOLDER, explain_request
-from phigate.cli.main import app
 from phigate.cli.store import migrated_database
 from phigate.cli.vendor_registry import register_vendor
 from phigate.settings import load_settings
@@ -121,17 +120,15 @@ def test_the_command_line_offline(tmp_path: Path) -> None:
                                   tmp_path / "lab.json", client_id="lab-client")  # fmt: skip
 
     asyncio.run(seed())
-    runner = CliRunner()
     args = ["contract", "explain", "--client", "lab-client", "--config", str(config), "--offline", "--json"]
-    result = runner.invoke(app, [*args, "GET /fhir/Observation?code=1234-5"])
+    result = phigate(*args, "GET /fhir/Observation?code=1234-5")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     upstream = payload["upstream_request"]
     assert upstream.startswith("GET https://ehr.internal/fhir/Observation?code=1234-5&")
     assert "&category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory" in upstream
     assert sorted(payload["narrowed"]) == ["_count", "category", "date"]
-    refused = runner.invoke(app, [*args, "GET /fhir/Observation?_revinclude=*"])
+    refused = phigate(*args, "GET /fhir/Observation?_revinclude=*")
     assert refused.exit_code == 2 and "contracts.clients.lab-client.forbidden_parameters" in refused.stdout
-    unknown = runner.invoke(app, ["contract", "explain", "--client", "nobody", "--config", str(config),
-                                  "GET /fhir/Patient"])  # fmt: skip
+    unknown = phigate("contract", "explain", "--client", "nobody", "--config", config, "GET /fhir/Patient")
     assert unknown.exit_code == 1 and "nobody" in unknown.output and "Traceback" not in unknown.output

@@ -7,39 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
+from fixtures.cli import phigate, refused, write_config
 from phigate.adapters.kms import Keyring, LocalMasterKey
 from phigate.adapters.sql import SqlDataKeyStore, SqlSecretStore, open_database
-from phigate.cli.keys import keys_app
-
-CONFIG = """\
-environment: dev
-upstreams:
-  ehr:
-    targets: [{{url: "http://127.0.0.1:8080/fhir"}}]
-routes: [{{base: /fhir, upstream: ehr}}]
-storage: {{url: "sqlite+aiosqlite:///phigate.db"}}
-master_key: {master_key}
-"""
-
-
-def _write_config(directory: Path, name: str, master_key: str) -> Path:
-    path = directory / name
-    path.write_text(CONFIG.format(master_key=master_key), encoding="utf-8")
-    return path
 
 
 def _keys(*args: str) -> Result:
-    result = CliRunner().invoke(keys_app, list(args))
-    assert "Traceback" not in result.output
-    return result
-
-
-def _failed_with(result: Result, reason: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert reason in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    return phigate("keys", *args)
 
 
 def _json(result: Result) -> dict[str, object]:
@@ -78,19 +54,19 @@ def test_new_master_key_writes_a_private_file_and_never_overwrites(workdir: Path
     text = key_file.read_text(encoding="utf-8")
     LocalMasterKey.from_text(text)  # a valid key
     result = _keys("new-master-key", "--out", str(key_file))
-    _failed_with(result, "cannot create")
+    refused(result, "cannot create")
     assert key_file.read_text(encoding="utf-8") == text
     assert text.strip() not in result.output
 
 
 def test_master_key_rotation_through_the_cli(workdir: Path) -> None:
-    old_config = _write_config(workdir, "old.yaml", "{file: old.key}")
-    new_config = _write_config(workdir, "new.yaml", "{file: new.key}")
+    old_config = write_config(workdir, name="old.yaml", master_key="{file: old.key}")
+    new_config = write_config(workdir, name="new.yaml", master_key="{file: new.key}")
     url = f"sqlite+aiosqlite:///{workdir / 'phigate.db'}"
     old_id = LocalMasterKey.from_text((workdir / "old.key").read_text()).key_id
     new_id = LocalMasterKey.from_text((workdir / "new.key").read_text()).key_id
 
-    _failed_with(_keys("status", "--config", str(old_config)), "no phigate schema yet")
+    refused(_keys("status", "--config", str(old_config)), "no phigate schema yet")
     asyncio.run(_migrate(url))
     empty = _json(_keys("status", "--json", "--config", str(old_config)))
     assert empty == {"configured_kek_id": old_id, "kek_ids": [], "data_keys": [], "problem": None}
@@ -108,13 +84,13 @@ def test_master_key_rotation_through_the_cli(workdir: Path) -> None:
     assert isinstance(during["data_keys"], list)
     assert [k["kek_ids"] for k in during["data_keys"]] == [sorted([old_id, new_id])] * 2
     assert [k["active"] for k in during["data_keys"]] == [False, True]
-    _failed_with(_keys("rotate-data-key", "--config", str(new_config)), "rotation is in progress")
+    refused(_keys("rotate-data-key", "--config", str(new_config)), "rotation is in progress")
 
     retired = _keys("retire", "--kek-id", old_id, "--config", str(new_config))
     assert retired.exit_code == 0, retired.output
     assert f"removed 2 wrap(s) of {old_id}" in retired.stdout
     after = _keys("status", "--json", "--config", str(old_config))
-    _failed_with(after, "is not the one this store's data keys are wrapped by")
+    refused(after, "is not the one this store's data keys are wrapped by")
     assert _json(after)["kek_ids"] == [new_id]
     assert asyncio.run(_secret(url, (workdir / "new.key").read_text())) == b"s3cret"
 
@@ -126,19 +102,19 @@ def test_master_key_rotation_through_the_cli(workdir: Path) -> None:
 
 
 def test_cli_failures_are_one_line_reasons(workdir: Path) -> None:
-    config = _write_config(workdir, "phigate.yaml", "{file: old.key}")
-    _failed_with(_keys("status", "--config", str(workdir / "absent.yaml")), "cannot be read")
-    _failed_with(_keys("rotate", "--config", str(config)), "give exactly one of --new-master-key-file")
-    _failed_with(
+    config = write_config(workdir, name="phigate.yaml", master_key="{file: old.key}")
+    refused(_keys("status", "--config", str(workdir / "absent.yaml")), "cannot be read")
+    refused(_keys("rotate", "--config", str(config)), "give exactly one of --new-master-key-file")
+    refused(
         _keys("rotate", "--config", str(config), "--new-master-key-env", "PHIGATE_TEST_UNSET_VARIABLE"),
         "--new-master-key-env: environment variable PHIGATE_TEST_UNSET_VARIABLE is not set",
     )
     (workdir / "short.key").write_text("c2hvcnQ=")
-    _failed_with(
+    refused(
         _keys("rotate", "--config", str(config), "--new-master-key-file", str(workdir / "short.key")),
         "--new-master-key-file: the master key is 5 bytes",
     )
-    plugin = _write_config(workdir, "plugin.yaml", "{plugin: vault}")
-    _failed_with(_keys("status", "--config", str(plugin)), "master_key.plugin: unknown KMS plugin 'vault'")
+    plugin = write_config(workdir, name="plugin.yaml", master_key="{plugin: vault}")
+    refused(_keys("status", "--config", str(plugin)), "master_key.plugin: unknown KMS plugin 'vault'")
     asyncio.run(_migrate(f"sqlite+aiosqlite:///{workdir / 'phigate.db'}"))
-    _failed_with(_keys("retire", "--kek-id", "kek-0000", "--config", str(config)), "No data key is wrapped")
+    refused(_keys("retire", "--kek-id", "kek-0000", "--config", str(config)), "No data key is wrapped")

@@ -7,37 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from phigate.adapters.kms import generate_master_key
+from fixtures.cli import cli, write_config
 from phigate.adapters.sql import open_database
 from phigate.adapters.sql.audit import AuditQuery, SqlAuditStore
-from phigate.cli.main import app
-
-CONFIG = """\
-environment: dev
-upstreams:
-  ehr:
-    targets: [{url: "http://127.0.0.1:8080/fhir"}]
-routes: [{base: /fhir, upstream: ehr}]
-storage: {url: "sqlite+aiosqlite:///phigate.db"}
-master_key: {file: master.key}
-oauth: {issuer: "https://gw.example"}
-"""
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    (tmp_path / "master.key").write_text(generate_master_key() + "\n")
-    path = tmp_path / "phigate.yaml"
-    path.write_text(CONFIG, encoding="utf-8")
-    return path
-
-
-def cli(config: Path, *args: str) -> Result:
-    result = CliRunner().invoke(app, [*args, "--config", str(config)])
-    assert "Traceback" not in result.output
-    return result
+    return write_config(tmp_path, 'oauth: {issuer: "https://gw.example"}\n')
 
 
 def test_launch_create_stores_a_sealed_single_use_context_and_audits_it(config: Path) -> None:

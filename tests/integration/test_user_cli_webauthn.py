@@ -7,35 +7,14 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import typer
-from typer.testing import CliRunner, Result
-
-from phigate.adapters.kms import Keyring, LocalMasterKey, generate_master_key
+from fixtures.cli import ok, write_config
+from phigate.adapters.kms import Keyring, LocalMasterKey
 from phigate.adapters.sql import SqlDataKeyStore, open_database
 from phigate.adapters.sql.people import SqlUsers
-from phigate.cli.users import user_app
 from phigate.people.security_keys import SecurityKey
 
-CONFIG = """\
-environment: dev
-upstreams:
-  ehr:
-    targets: [{url: "http://127.0.0.1:8080/fhir"}]
-routes: [{base: /fhir, upstream: ehr}]
-storage: {url: "sqlite+aiosqlite:///phigate.db"}
-master_key: {file: master.key}
-"""
 CREDENTIAL_ID = "Y3JlZGVudGlhbC1pZC1vZi10aGUtZGVzay1rZXk"
 PUBLIC_KEY = b"\xa5\x01\x02\x03\x26-cose-public-key-bytes"
-
-app = typer.Typer()
-app.add_typer(user_app, name="user")
-
-
-def ok(config: Path, *args: str) -> Result:
-    result = CliRunner().invoke(app, [*args, "--config", str(config)])
-    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
-    return result
 
 
 async def register_key(directory: Path, username: str) -> None:
@@ -55,10 +34,8 @@ async def register_key(directory: Path, username: str) -> None:
 
 
 def test_show_lists_keys_by_name_and_reset_mfa_removes_them(tmp_path: Path) -> None:
-    (tmp_path / "master.key").write_text(generate_master_key() + "\n")
+    config = write_config(tmp_path)
     (tmp_path / "password").write_text("a clinician passphrase for the cli\n")
-    config = tmp_path / "phigate.yaml"
-    config.write_text(CONFIG, encoding="utf-8")
     ok(config, "user", "add", "dr.cli", "--role", "clinician", "--name", "Dr Cli",
        "--fhir-user", "Practitioner/p1", "--password-file", str(tmp_path / "password"))  # fmt: skip
     assert json.loads(ok(config, "user", "show", "dr.cli", "--json").stdout)["security_keys"] == []

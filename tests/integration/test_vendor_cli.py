@@ -6,62 +6,17 @@ import asyncio
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner, Result
 
-from phigate.adapters.kms import generate_master_key
-from phigate.cli.clients import client_app
+from fixtures.cli import as_json, cli, ok, refused, write_config
 from phigate.cli.demo_vendors import seed_demo_posture
-from phigate.cli.reviews import review_app
-from phigate.cli.vendors import vendor_app
 from phigate.settings import load_settings
-
-CONFIG = """\
-environment: dev
-upstreams:
-  ehr:
-    targets: [{url: "http://127.0.0.1:8080/fhir"}]
-routes: [{base: /fhir, upstream: ehr}]
-storage: {url: "sqlite+aiosqlite:///phigate.db"}
-master_key: {file: master.key}
-"""
-
-app = typer.Typer()
-app.add_typer(vendor_app, name="vendor")
-app.add_typer(client_app, name="client")
-app.add_typer(review_app, name="review")
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    (tmp_path / "master.key").write_text(generate_master_key() + "\n")
-    path = tmp_path / "phigate.yaml"
-    path.write_text(CONFIG, encoding="utf-8")
-    return path
-
-
-def cli(config: Path, *args: str | Path) -> Result:
-    result = CliRunner().invoke(app, [*map(str, args), "--config", str(config)])
-    assert "Traceback" not in result.output
-    return result
-
-
-def ok(config: Path, *args: str | Path) -> Result:
-    result = cli(config, *args)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def as_json(config: Path, *args: str | Path) -> Any:
-    return json.loads(ok(config, *args, "--json").stdout)
-
-
-def refused(result: Result, reason: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert reason in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    return write_config(tmp_path)
 
 
 def test_a_vendor_is_onboarded_gated_and_reported(config: Path, tmp_path: Path) -> None:

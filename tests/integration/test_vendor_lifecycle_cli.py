@@ -9,87 +9,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner, Result
 
-from phigate.adapters.kms import generate_master_key
-from phigate.cli.audit import audit_app
-from phigate.cli.clients import client_app
-from phigate.cli.vendors import vendor_app
+from fixtures.cli import WebhookReceiver, as_json, audit_webhook, cli, ok, write_config
 from phigate.monitor.alerts import signature
 
 SECRET = "cli-hook-secret"
-CONFIG = """\
-environment: dev
-upstreams:
-  ehr:
-    targets: [{{url: "http://127.0.0.1:8080/fhir"}}]
-routes: [{{base: /fhir, upstream: ehr}}]
-storage: {{url: "sqlite+aiosqlite:///phigate.db"}}
-master_key: {{file: master.key}}
-audit: {{webhook_url: "{hook}", webhook_secret_env: PHIGATE_TEST_CLI_HOOK}}
-"""
-
-app = typer.Typer()
-app.add_typer(vendor_app, name="vendor")
-app.add_typer(audit_app, name="audit")
-app.add_typer(client_app, name="client")
-Received = list[tuple[dict[str, str], bytes]]
 
 
 @pytest.fixture
-def hook() -> Iterator[tuple[str, Received]]:
-    received: Received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["content-length"]))
-            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    finally:
-        server.shutdown()
-        server.server_close()
+def hook() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture
-def config(tmp_path: Path, hook: tuple[str, Received], monkeypatch: pytest.MonkeyPatch) -> Path:
+def config(tmp_path: Path, hook: WebhookReceiver, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PHIGATE_TEST_CLI_HOOK", SECRET)
-    (tmp_path / "master.key").write_text(generate_master_key() + "\n")
-    path = tmp_path / "phigate.yaml"
-    path.write_text(CONFIG.format(hook=hook[0]), encoding="utf-8")
-    return path
-
-
-def run(config: Path, *args: str | Path) -> Result:
-    return CliRunner().invoke(app, [*map(str, args), "--config", str(config)])
-
-
-def ok(config: Path, *args: str | Path) -> Result:
-    result = run(config, *args)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def as_json(config: Path, *args: str | Path) -> Any:
-    return json.loads(ok(config, *args, "--json").stdout)
+    return write_config(tmp_path, audit_webhook(hook.url, "PHIGATE_TEST_CLI_HOOK"))
 
 
 def managed_vendor(config: Path, tmp_path: Path) -> None:
@@ -102,7 +43,7 @@ def managed_vendor(config: Path, tmp_path: Path) -> None:
 
 
 def test_a_sub_processor_change_from_the_cli_notifies_and_waits_for_the_controller(
-    config: Path, tmp_path: Path, hook: tuple[str, Received]
+    config: Path, tmp_path: Path, hook: WebhookReceiver
 ) -> None:
     managed_vendor(config, tmp_path)
     assert as_json(config, "vendor", "show", "acme-labs")["standing"] == "approved"
@@ -115,7 +56,7 @@ def test_a_sub_processor_change_from_the_cli_notifies_and_waits_for_the_controll
         [],
     )
 
-    [(headers, body)] = hook[1]  # the controller's notice, signed
+    [(headers, body)] = hook.received  # the controller's notice, signed
     assert headers["x-phigate-signature"] == signature(SECRET.encode(), headers["x-phigate-timestamp"], body)
     notice = json.loads(body)
     assert (notice["detector"], notice["vendor_id"]) == ("vendor.subprocessor", "acme-labs")
@@ -127,11 +68,11 @@ def test_a_sub_processor_change_from_the_cli_notifies_and_waits_for_the_controll
     added = f"Sub-processor CloudStore added {change['proposed_at'][:10]}"
     assert shown["reasons"] == [f"{added}; pending approval ({window})"]
     assert [c["id"] for c in as_json(config, "vendor", "subprocessor", "list", "acme-labs")] == [change["id"]]
-    refused = run(config, "vendor", "subprocessor", "object", "acme-labs", change["id"], "--reason", " ")
+    refused = cli(config, "vendor", "subprocessor", "object", "acme-labs", change["id"], "--reason", " ")
     assert refused.exit_code == 1 and "reason" in refused.stderr
     approved = as_json(config, "vendor", "subprocessor", "approve", "acme-labs", change["id"])
     assert (approved["status"], approved["standing"]) == ("approved", "approved")
-    twice = run(config, "vendor", "subprocessor", "approve", "acme-labs", change["id"])
+    twice = cli(config, "vendor", "subprocessor", "approve", "acme-labs", change["id"])
     assert twice.exit_code == 1 and "decided already" in twice.stderr
 
     page = tmp_path / "report.html"
@@ -174,7 +115,7 @@ def test_offboarding_is_refused_without_the_attestation_and_final_with_it(
         "--id",
         "feed",
     )
-    refused = run(config, "vendor", "offboard", "acme-labs", "--signed-by", "Jo Bloggs, CISO")
+    refused = cli(config, "vendor", "offboard", "acme-labs", "--signed-by", "Jo Bloggs, CISO")
     assert refused.exit_code == 1
     assert refused.stderr.strip().splitlines() == [
         "phigate: attestation: a vendor is terminated only with a return-or-destroy attestation "
@@ -191,13 +132,13 @@ def test_offboarding_is_refused_without_the_attestation_and_final_with_it(
     shown = as_json(config, "vendor", "show", "acme-labs")
     assert shown["standing"] == "terminated"
     assert shown["reasons"][0] == f"Vendor offboarded on {datetime.now(UTC).date().isoformat()}; access ended"
-    again = run(config, "vendor", "reinstate", "acme-labs")
+    again = cli(config, "vendor", "reinstate", "acme-labs")
     assert again.exit_code == 1 and "cannot become active" in again.stderr
     # No client is added to an offboarded vendor, or enabled again (A.11): its access ended for good.
-    added = run(config, *new_client, "--name", "second feed", "--credentials-out", tmp_path / "second.json")
+    added = cli(config, *new_client, "--name", "second feed", "--credentials-out", tmp_path / "second.json")
     assert added.exit_code == 1 and "was offboarded: it gets no client again" in added.stderr
     assert not (tmp_path / "second.json").exists()
-    enabled = run(config, "client", "enable", "feed")
+    enabled = cli(config, "client", "enable", "feed")
     assert enabled.exit_code == 1 and "was offboarded" in enabled.stderr
     page = tmp_path / "report.html"
     report = as_json(config, "vendor", "report", "acme-labs", "--html", page)

@@ -9,38 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 import yaml
-from typer.testing import CliRunner, Result
 
-from phigate.adapters.kms import generate_master_key
-from phigate.cli.vendors import vendor_app
+from fixtures.cli import cli, ok, write_config
 
-CONFIG = """\
-environment: dev
-upstreams:
-  ehr:
-    targets: [{url: "http://127.0.0.1:8080/fhir"}]
-routes: [{base: /fhir, upstream: ehr}]
-storage: {url: "sqlite+aiosqlite:///phigate.db"}
-master_key: {file: master.key}
-"""
 ANSWERS = (
     "certification: one\nhipaa_compliance: 'yes'\ngdpr_compliance: not_applicable\ntls: '1.2'\n"
     "encryption_at_rest: aes-256\nmfa: 'no'\naccess_control: 'no'\nlogging: 'no'\n"
     "incident_response: 'no'\nbreach_notice: 'yes'\nsubprocessors: 'yes'\ndata_location: contracted\n"
 )
 
-app = typer.Typer()
-app.add_typer(vendor_app, name="vendor")
-
 
 def store(directory: Path) -> Path:
     directory.mkdir()
-    (directory / "master.key").write_text(generate_master_key() + "\n")
-    path = directory / "phigate.yaml"
-    path.write_text(CONFIG, encoding="utf-8")
-    return path
+    return write_config(directory)
 
 
 @pytest.fixture
@@ -51,12 +33,6 @@ def first(tmp_path: Path) -> Path:
 @pytest.fixture
 def second(tmp_path: Path) -> Path:
     return store(tmp_path / "second")
-
-
-def ok(config: Path, *args: str | Path) -> Result:
-    result = CliRunner().invoke(app, [*map(str, args), "--config", str(config)])
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def shown(config: Path, vendor: str) -> dict[str, Any]:
@@ -129,11 +105,11 @@ def test_a_file_with_one_bad_record_writes_nothing(first: Path, second: Path, tm
     document["vendors"][1]["evidence"] = [{**document["vendors"][0]["evidence"][0], "kind": "horoscope"}]
     broken = tmp_path / "broken.yaml"
     broken.write_text(yaml.safe_dump(document))
-    result = CliRunner().invoke(app, ["vendor", "import", str(broken), "--config", str(second)])
+    result = cli(second, "vendor", "import", broken)
     assert result.exit_code == 1 and "vendors[1]" in result.stderr, result.output
     listed = json.loads(ok(second, "vendor", "list", "--json").stdout)
     assert listed == []
     not_yaml = tmp_path / "not.yaml"
     not_yaml.write_text("version: [")
-    result = CliRunner().invoke(app, ["vendor", "import", str(not_yaml), "--config", str(second)])
+    result = cli(second, "vendor", "import", not_yaml)
     assert result.exit_code == 1 and "not a readable YAML file" in result.stderr

@@ -7,27 +7,20 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner, Result
 
+from fixtures.cli import WebhookReceiver, as_json, audit_webhook, cli, ok, write_config
 from fixtures.gateway_stack import free_port
-from phigate.adapters.kms import Keyring, generate_master_key, master_key_from_settings
+from phigate.adapters.kms import Keyring, master_key_from_settings
 from phigate.adapters.sql import SqlDataKeyStore, open_database
 from phigate.adapters.sql.vendor_reviews import SqlAccessReviews
 from phigate.adapters.sql.vendor_risk import SqlVendorRisk
-from phigate.cli.audit import audit_app
-from phigate.cli.clients import client_app
-from phigate.cli.reviews import review_app
-from phigate.cli.vendors import vendor_app
 from phigate.monitor.alerts import signature
 from phigate.settings import load_settings
 from phigate.types import ClientId, VendorId
@@ -35,86 +28,23 @@ from phigate.vendors.assessment import assess
 from phigate.vendors.reviews import AccessReview, ReviewItem
 
 SECRET = "cron-webhook-secret"
-CONFIG = """\
-environment: dev
-upstreams:
-  ehr:
-    targets: [{url: "http://127.0.0.1:8080/fhir"}]
-routes: [{base: /fhir, upstream: ehr}]
-storage: {url: "sqlite+aiosqlite:///phigate.db"}
-master_key: {file: master.key}
-"""
 V = VendorId("acme-labs")
-
-app = typer.Typer()
-app.add_typer(vendor_app, name="vendor")
-app.add_typer(client_app, name="client")
-app.add_typer(review_app, name="review")
-app.add_typer(audit_app, name="audit")
-
-
-class Hook:
-    """A webhook receiver on 127.0.0.1 in a thread of its own (the CLI runs its own event loop)."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
 
 @pytest.fixture
-def hook() -> Iterator[Hook]:
-    receiver = Hook()
-    receiver.thread.start()
-    try:
+def hook() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as receiver:
         yield receiver
-    finally:
-        receiver.server.shutdown()
-        receiver.server.server_close()
 
 
-def write_config(tmp_path: Path, webhook_url: str | None) -> Path:
-    (tmp_path / "master.key").write_text(generate_master_key() + "\n")
-    path = tmp_path / "phigate.yaml"
-    extra = ""
-    if webhook_url is not None:
-        extra = f'audit: {{webhook_url: "{webhook_url}", webhook_secret_env: PHIGATE_TEST_WEBHOOK_SECRET}}\n'
-    path.write_text(CONFIG + extra, encoding="utf-8")
-    return path
+def webhook(url: str) -> str:
+    """The audit section sending alerts to ``url``, signed with SECRET."""
+    return audit_webhook(url, "PHIGATE_TEST_WEBHOOK_SECRET")
 
 
 @pytest.fixture(autouse=True)
 def webhook_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PHIGATE_TEST_WEBHOOK_SECRET", SECRET)
-
-
-def cli(config: Path, *args: str | Path) -> Result:
-    result = CliRunner().invoke(app, [*map(str, args), "--config", str(config)])
-    assert "Traceback" not in result.output
-    return result
-
-
-def ok(config: Path, *args: str | Path) -> Result:
-    result = cli(config, *args)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def as_json(config: Path, *args: str | Path) -> Any:
-    return json.loads(ok(config, *args, "--json").stdout)
 
 
 def audited(config: Path, action_prefix: str) -> list[dict[str, Any]]:
@@ -130,9 +60,9 @@ def vendor_with_baa_ending_in(config: Path, days: int) -> None:
 
 
 def test_a_due_reminder_is_listed_then_sent_once_signed_stored_and_audited(
-    tmp_path: Path, hook: Hook
+    tmp_path: Path, hook: WebhookReceiver
 ) -> None:
-    config = write_config(tmp_path, hook.url)
+    config = write_config(tmp_path, webhook(hook.url))
     vendor_with_baa_ending_in(config, 30)
     [due] = as_json(config, "vendor", "reminders")["due"]
     assert (due["kind"], due["state"], due["vendor_id"]) == ("expiry", "due", "acme-labs")
@@ -161,7 +91,7 @@ def test_a_due_reminder_is_listed_then_sent_once_signed_stored_and_audited(
 
 
 def test_a_reminder_the_webhook_did_not_take_stays_due(tmp_path: Path) -> None:
-    config = write_config(tmp_path, f"http://127.0.0.1:{free_port()}/hook")  # nobody listens there
+    config = write_config(tmp_path, webhook(f"http://127.0.0.1:{free_port()}/hook"))  # nobody listens there
     vendor_with_baa_ending_in(config, 7)
     failed = cli(config, "vendor", "reminders", "--send")
     assert failed.exit_code == 1
@@ -174,7 +104,7 @@ def test_a_reminder_the_webhook_did_not_take_stays_due(tmp_path: Path) -> None:
 
 
 def test_nothing_due_says_so(tmp_path: Path) -> None:
-    config = write_config(tmp_path, None)
+    config = write_config(tmp_path)
     vendor_with_baa_ending_in(config, 200)
     assert ok(config, "vendor", "reminders", "--send").stdout.strip() == "nothing due"
 
@@ -202,7 +132,7 @@ def register_client(config: Path, tmp_path: Path, scopes: str) -> str:
 
 
 def test_an_overdue_review_is_alerted_once_and_shown_in_the_list(tmp_path: Path) -> None:
-    config = write_config(tmp_path, None)
+    config = write_config(tmp_path)
     ok(config, "vendor", "add", "Acme Labs")
     client_id = register_client(config, tmp_path, "system/Patient.r")
     started = datetime.now(UTC) - timedelta(days=20)
@@ -228,7 +158,7 @@ def test_an_overdue_review_is_alerted_once_and_shown_in_the_list(tmp_path: Path)
 
 
 def test_review_steps_are_audit_events_naming_who_what_and_which_review(tmp_path: Path) -> None:
-    config = write_config(tmp_path, None)
+    config = write_config(tmp_path)
     ok(config, "vendor", "add", "Acme Labs")
     client_id = register_client(config, tmp_path, "system/Observation.rs system/Patient.r")
     review = as_json(config, "review", "start")
@@ -261,7 +191,7 @@ def test_review_steps_are_audit_events_naming_who_what_and_which_review(tmp_path
 def test_a_new_scope_for_a_vendor_overdue_for_review_is_refused_and_the_grace_is_audited(
     tmp_path: Path,
 ) -> None:
-    config = write_config(tmp_path, None)
+    config = write_config(tmp_path)
     ok(config, "vendor", "add", "Acme Labs")
     client_id = register_client(config, tmp_path, "system/Patient.r")
     overdue_since = datetime.now(UTC).date() - timedelta(days=3)
@@ -280,8 +210,7 @@ def test_a_new_scope_for_a_vendor_overdue_for_review_is_refused_and_the_grace_is
 
 
 def test_review_start_needs_the_audit_trail(tmp_path: Path) -> None:
-    config = write_config(tmp_path, None)
-    config.write_text(CONFIG + "audit: {enabled: false}\n", encoding="utf-8")
+    config = write_config(tmp_path, "audit: {enabled: false}\n")
     result = cli(config, "review", "start")
     assert result.exit_code == 1
     assert result.stderr.strip() == (
