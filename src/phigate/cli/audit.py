@@ -26,14 +26,13 @@ from phigate.audit.balp import audit_events
 from phigate.audit.chain import ChainedEvent, ChainVerifier, Finding
 from phigate.audit.disclosures import accounting, as_bundle, as_csv, as_html, summarised
 from phigate.audit.events import AuditEvent, Kind
-from phigate.cli.audit_access import ConfigOption, JsonOption
 from phigate.cli.audit_access import cli_node as _cli_node
 from phigate.cli.audit_access import iso as _iso
 from phigate.cli.audit_access import opened as _opened
-from phigate.cli.audit_access import run as _run
 from phigate.cli.audit_access import when as _when
 from phigate.cli.audit_retention import forward, hold_app, purge
 from phigate.cli.output import emit, fail
+from phigate.cli.store import ConfigOption, JsonOption, run_with_settings
 from phigate.guard.resource_validation import validate_resource
 from phigate.settings import ResolvedSettings
 from phigate.types import ClientId
@@ -72,7 +71,7 @@ def verify(config: ConfigOption = Path("phigate.yaml"), as_json: JsonOption = Fa
             findings = verifier.finish()
         return _verdict(verifier.counted, len(checkpoints), findings)
 
-    result = _run(config, work)
+    result = run_with_settings(config, work)
     emit(result, as_json, _render_verdict)
     if not result["valid"]:
         raise typer.Exit(1)
@@ -132,7 +131,7 @@ def search(
 ) -> None:  # fmt: skip
     """Audit events by patient, client, vendor, time and outcome, oldest first."""
     query = _query(patient, client, vendor, since, until, outcome, kind, limit)
-    found = _run(config, lambda resolved: _search(resolved, query))
+    found = run_with_settings(config, lambda resolved: _search(resolved, query))
     payload = [{"node": e.node, "seq": e.seq, **e.event} for e in found]
     if as_json:
         emit(payload, True, str)
@@ -154,7 +153,7 @@ def export(
 ) -> None:  # fmt: skip
     """Export events as FHIR R4 AuditEvent resources (IHE BALP), one per line, each validated first."""
     query = _query(patient, client, vendor, since, until, outcome, kind, limit)
-    found = _run(config, lambda resolved: _search(resolved, query))
+    found = run_with_settings(config, lambda resolved: _search(resolved, query))
     lines = []
     for stored in found:
         for resource in audit_events(stored):
@@ -196,7 +195,7 @@ def disclosures(
             names = {str(v.id): v.name for v in await SqlVendorRegistry(db).list()}
         return events, names
 
-    events, names = _run(config, work)
+    events, names = run_with_settings(config, work)
     entries = accounting(patient, events, now, names)
     entries = summarised(entries) if summary else entries
     if output_format == "csv":
@@ -222,7 +221,7 @@ def alerts(config: ConfigOption = Path("phigate.yaml"), as_json: JsonOption = Fa
         async with _opened(resolved) as (db, _):
             return await SqlAuditStore(db).alerts()
 
-    found = _run(config, work)
+    found = run_with_settings(config, work)
     emit(found, as_json, _render_alerts)
 
 
@@ -252,5 +251,5 @@ def reinstate(
             )  # fmt: skip
             await append_now(SqlAuditStore(db), _cli_node(), event.record(), keys.signing)
 
-    _run(config, work)
+    run_with_settings(config, work)
     typer.echo(f"client {client} is active again")

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
 
-import typer
-
-from phigate.adapters.kms import Keyring, master_key_from_settings
 from phigate.adapters.kms.signing import CheckpointKeys
-from phigate.adapters.sql import Database, SqlDataKeyStore, SqlSecretStore, open_database
-from phigate.cli.output import fail, reported_errors
-from phigate.settings import ResolvedSettings, load_settings
-
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The phigate.yaml to use.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-T = TypeVar("T")
-
-
-def run(config: Path, work: Callable[[ResolvedSettings], Coroutine[Any, Any, T]]) -> T:
-    with reported_errors():
-        return asyncio.run(work(load_settings(config)))
+from phigate.adapters.sql import Database, SqlSecretStore, open_database
+from phigate.cli.output import fail
+from phigate.cli.store import open_keyring
+from phigate.settings import ResolvedSettings
 
 
 @asynccontextmanager
@@ -35,7 +21,7 @@ async def opened(resolved: ResolvedSettings) -> AsyncIterator[tuple[Database, Ch
     db = await open_database(resolved.storage_url.get_secret_value())
     try:
         await db.check_current()
-        keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+        keyring = await open_keyring(db, resolved)
         yield db, await CheckpointKeys.load(SqlSecretStore(db, keyring))
     finally:
         await db.close()

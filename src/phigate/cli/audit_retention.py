@@ -7,7 +7,6 @@ purge signs a mark so ``audit verify`` starts each chain after what it removed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import time
 from pathlib import Path
@@ -22,8 +21,9 @@ from phigate.adapters.sql.audit_retention import SqlRetention
 from phigate.adapters.sql.database import Database
 from phigate.audit.events import AuditEvent, Kind
 from phigate.audit.retention import Hold, cutoff
-from phigate.cli.audit_access import ConfigOption, JsonOption, cli_node, iso, opened, run, when
+from phigate.cli.audit_access import cli_node, iso, opened, when
 from phigate.cli.output import emit, fail
+from phigate.cli.store import ConfigOption, JsonOption, run_with_settings
 from phigate.settings import Environment, ResolvedSettings
 
 hold_app = typer.Typer(no_args_is_help=True, help="Legal holds: events a purge must keep.")
@@ -61,7 +61,7 @@ def hold_add(
             await _audited(db, keys.signing, "audit.hold_added", reason, hold=added.id)
         return added
 
-    emit(_hold_row(run(config, work)), as_json, lambda row: f"legal hold {row['id']} added")
+    emit(_hold_row(run_with_settings(config, work)), as_json, lambda row: f"legal hold {row['id']} added")
 
 
 @hold_app.command("list")
@@ -72,7 +72,7 @@ def hold_list(config: ConfigOption = Path("phigate.yaml"), as_json: JsonOption =
         async with opened(resolved) as (db, _):
             return await SqlRetention(db).holds()
 
-    rows = [_hold_row(h) for h in run(config, work)]
+    rows = [_hold_row(h) for h in run_with_settings(config, work)]
     emit(rows, as_json, lambda found: "\n".join(_describe(r) for r in found) or "no legal holds")
 
 
@@ -91,7 +91,7 @@ def hold_remove(
                 await _audited(db, keys.signing, "audit.hold_removed", reason, hold=hold_id)
         return removed
 
-    if run(config, work) is None:
+    if run_with_settings(config, work) is None:
         fail(f"no legal hold {hold_id}")
     typer.echo(f"legal hold {hold_id} removed")
 
@@ -142,7 +142,7 @@ def purge(
                            held=kept, nodes=len(marks))  # fmt: skip
         return {"cutoff": iso(cut), "removed": removed, "held": kept, "nodes": [m.node for m in marks]}
 
-    emit(run(config, work), as_json, _render_purge)
+    emit(run_with_settings(config, work), as_json, _render_purge)
 
 
 def _render_purge(result: dict[str, Any]) -> str:
@@ -172,11 +172,9 @@ def forward(
                     await forwarder.close()
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                # A loop without signal support raises here (uvloop has it); Ctrl-C still ends the run.
-                with contextlib.suppress(NotImplementedError):
-                    loop.add_signal_handler(signum, stop.set)
+            for signum in (signal.SIGINT, signal.SIGTERM):  # phigate runs on POSIX loops, as the node does
+                loop.add_signal_handler(signum, stop.set)
             await forwarder.run(stop)
             return forwarder.sent
 
-    typer.echo(f"{run(config, work)} event(s) forwarded", err=True)
+    typer.echo(f"{run_with_settings(config, work)} event(s) forwarded", err=True)

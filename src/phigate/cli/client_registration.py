@@ -17,10 +17,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
-from phigate.adapters.kms import Keyring, master_key_from_settings
-from phigate.adapters.sql import Database, SqlDataKeyStore
+from phigate.adapters.sql import Database
 from phigate.adapters.sql.clients import SqlClientRegistry
 from phigate.adapters.sql.vendor_risk import SqlVendorRisk
+from phigate.cli.store import open_keyring
 from phigate.cli.vendor_registry import required_vendor
 from phigate.errors import ConfigError
 from phigate.oauth.endpoints import Endpoints
@@ -218,7 +218,7 @@ def check_encryption_keys(jwks: Mapping[str, Any]) -> None:
 async def admit_new_client(db: Database, resolved: ResolvedSettings, vendor_id: VendorId) -> None:
     """A client added to a vendor, or enabled again, is a new grant: refused (409) while the vendor's
     security review is overdue (A.7) and for ever once it is offboarded (A.11)."""
-    keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+    keyring = await open_keyring(db, resolved)
     check_new_client(await SqlVendorRisk(db, keyring).dossier(vendor_id), datetime.now(UTC).date())
 
 

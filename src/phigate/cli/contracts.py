@@ -25,11 +25,10 @@ from urllib.parse import urlsplit
 import orjson
 import typer
 
-from phigate.adapters.kms import Keyring, master_key_from_settings
-from phigate.adapters.sql import SqlDataKeyStore, SqlSecretStore
+from phigate.adapters.sql import SqlSecretStore
 from phigate.adapters.sql.clients import SqlClientRegistry
 from phigate.cli.output import emit, fail, reported_errors
-from phigate.cli.store import migrated_database
+from phigate.cli.store import migrated_database, open_keyring
 from phigate.errors import RequestError
 from phigate.fhir.parser import parse_request
 from phigate.pipeline.contracts import ContractEnforcement
@@ -175,7 +174,7 @@ async def _explain_with_store(
     resolved: Any, client_id: str, request_line: str, offline: bool, purpose: str | None
 ) -> dict[str, Any]:
     async with migrated_database(resolved) as db:
-        keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+        keyring = await open_keyring(db, resolved)
         registered = await SqlClientRegistry(db).get(ClientId(client_id))
         if registered is None:
             fail(f"No client '{client_id}' is registered (see `phigate client list`).")

@@ -13,14 +13,12 @@ from typing import Annotated, Any
 
 import typer
 
-from phigate.adapters.kms import Keyring, master_key_from_settings
-from phigate.adapters.sql import SqlDataKeyStore
 from phigate.adapters.sql.clients import SqlClientRegistry
 from phigate.adapters.sql.launches import SqlLaunches
 from phigate.adapters.sql.people import SqlApps, SqlUsers
 from phigate.admin.vendor_audit import store_sink
 from phigate.cli.output import emit
-from phigate.cli.store import migrated_database, run_with_settings
+from phigate.cli.store import migrated_database, open_keyring, run_with_settings
 from phigate.oauth.endpoints import Endpoints
 from phigate.oauth.smart.ehr_launch import EhrLaunches
 from phigate.settings import ResolvedSettings
@@ -43,7 +41,7 @@ def create(
 
     async def work(resolved: ResolvedSettings) -> dict[str, Any]:
         async with migrated_database(resolved) as db:
-            keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+            keyring = await open_keyring(db, resolved)
             launches = EhrLaunches(
                 SqlClientRegistry(db), SqlApps(db), SqlUsers(db, keyring), SqlLaunches(db, keyring),
                 Endpoints.of(resolved.settings), resolved.settings.people.launch_seconds,

@@ -23,14 +23,12 @@ from typing import Annotated, Any
 
 import typer
 
-from phigate.adapters.kms import Keyring, master_key_from_settings
-from phigate.adapters.sql import SqlDataKeyStore
 from phigate.adapters.sql.vendor_notices import SqlVendorNotices
 from phigate.adapters.sql.vendor_reviews import SqlAccessReviews
 from phigate.admin.reviews import ReviewAdmin
 from phigate.admin.vendor_audit import store_sink
 from phigate.cli.output import emit
-from phigate.cli.store import ConfigOption, JsonOption, migrated_database, run_with_settings
+from phigate.cli.store import ConfigOption, JsonOption, migrated_database, open_keyring, run_with_settings
 from phigate.errors import ConfigError
 from phigate.settings import ResolvedSettings
 from phigate.vendors.reminders import review_overdue_key
@@ -46,7 +44,7 @@ ReviewerOption = Annotated[str, typer.Option(help="Who decides (kept in the audi
 async def review_admin(resolved: ResolvedSettings) -> AsyncIterator[ReviewAdmin]:
     """The review use cases over the migrated store, auditing into the store's trail."""
     async with migrated_database(resolved) as db:
-        keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+        keyring = await open_keyring(db, resolved)
         yield ReviewAdmin(db, keyring, resolved.settings, await store_sink(db, keyring))
 
 
@@ -127,13 +125,7 @@ def grant(
 
 def review_view(review: AccessReview, now: datetime, alerted_at: datetime | None) -> dict[str, Any]:
     return {
-        "id": review.id,
-        "started_at": review.started_at.isoformat(),
-        "due_on": review.due_on.isoformat(),
-        "open": review.open,
-        "overdue": review.overdue(now),
-        "alerted_at": alerted_at.isoformat() if alerted_at is not None else None,
-        "pending": review.pending,
+        **review.summary(now, alerted_at),
         "unused_days": review.unused_days,
         "items": [
             {

@@ -15,7 +15,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from phigate.adapters.sql import Database, open_database
+from phigate.adapters.kms import Keyring, master_key_from_settings
+from phigate.adapters.sql import Database, SqlDataKeyStore, open_database
 from phigate.cli.output import reported_errors
 from phigate.settings import ResolvedSettings, load_settings
 
@@ -38,3 +39,8 @@ async def migrated_database(resolved: ResolvedSettings) -> AsyncIterator[Databas
         yield db
     finally:
         await db.close()
+
+
+async def open_keyring(db: Database, resolved: ResolvedSettings) -> Keyring:
+    """The store's data keys, opened with the configured master key: its sealed columns become readable."""
+    return await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))

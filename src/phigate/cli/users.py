@@ -22,16 +22,15 @@ from typing import Annotated, Any
 
 import typer
 
-from phigate.adapters.kms import Keyring, master_key_from_settings
 from phigate.adapters.shared_state import open_shared_state
-from phigate.adapters.sql import Database, SqlDataKeyStore
+from phigate.adapters.sql import Database
 from phigate.adapters.sql.break_glass import SqlBreakGlass
 from phigate.adapters.sql.clients import SqlClientRegistry
 from phigate.adapters.sql.people import SqlApps, SqlGrants, SqlSessions, SqlUsers
 from phigate.adapters.sql.vendors import SqlVendorRegistry
 from phigate.cli.client_registration import admit_new_client
 from phigate.cli.output import emit
-from phigate.cli.store import migrated_database, run_with_settings
+from phigate.cli.store import migrated_database, open_keyring, run_with_settings
 from phigate.cli.vendor_registry import register_vendor, required_vendor
 from phigate.oauth.mfa import totp
 from phigate.people.break_glass import BreakGlass, BreakGlassStore, check_note, check_reviewer
@@ -108,14 +107,14 @@ async def register_app(
 @asynccontextmanager
 async def _users(resolved: ResolvedSettings) -> AsyncIterator[tuple[Database, SqlUsers]]:
     async with migrated_database(resolved) as db:
-        keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+        keyring = await open_keyring(db, resolved)
         yield db, SqlUsers(db, keyring)
 
 
 @asynccontextmanager
 async def _review(resolved: ResolvedSettings) -> AsyncIterator[tuple[SqlBreakGlass, SqlUsers]]:
     async with migrated_database(resolved) as db:
-        keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+        keyring = await open_keyring(db, resolved)
         yield SqlBreakGlass(db, keyring), SqlUsers(db, keyring)
 
 

@@ -10,8 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from phigate.adapters.kms import Keyring, master_key_from_settings
-from phigate.adapters.sql import Database, SqlDataKeyStore
+from phigate.adapters.sql import Database
 from phigate.admin.vendor_lifecycle import (
     Notify,
     attestation_of_file,
@@ -23,7 +22,7 @@ from phigate.admin.vendor_lifecycle import (
 from phigate.cli.inputs import day
 from phigate.cli.notices import cli_sender
 from phigate.cli.output import emit, table
-from phigate.cli.store import ConfigOption, JsonOption, run_with_settings
+from phigate.cli.store import ConfigOption, JsonOption, open_keyring, run_with_settings
 from phigate.cli.vendor_registry import VendorArg, actor, require_registered, risk_registry, standing_of
 from phigate.errors import PhigateError
 from phigate.monitor.detectors import Alert
@@ -51,7 +50,7 @@ def lifecycle_view(dossier: Dossier) -> dict[str, Any]:
 
 async def controller_notice(resolved: ResolvedSettings, db: Database) -> tuple[Notify, list[str]]:
     """The alert sinks of ``audit.*``, awaited; a failure is collected, not raised: the change stands."""
-    keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+    keyring = await open_keyring(db, resolved)
     send, failed = await cli_sender(resolved, db, keyring), []
 
     async def notify(alert: Alert) -> None:

@@ -12,8 +12,6 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from phigate.adapters.kms import Keyring, master_key_from_settings
-from phigate.adapters.sql import SqlDataKeyStore
 from phigate.adapters.sql.clients import SqlClientRegistry
 from phigate.adapters.sql.secret_store import SqlSecretStore
 from phigate.adapters.sql.vendor_risk import VendorProfile
@@ -23,7 +21,7 @@ from phigate.admin.vendor_registry_file import export_registry, import_registry,
 from phigate.admin.vendor_webhook import new_webhook_secret
 from phigate.audit.events import AuditEvent, Kind
 from phigate.cli.output import emit
-from phigate.cli.store import ConfigOption, JsonOption, migrated_database, run_with_settings
+from phigate.cli.store import ConfigOption, JsonOption, migrated_database, open_keyring, run_with_settings
 from phigate.cli.vendor_registry import (
     Many,
     VendorArg,
@@ -202,7 +200,7 @@ def webhook_secret(vendor_id: VendorArg, config: ConfigOption = Path("phigate.ya
     async def work(resolved: ResolvedSettings) -> str:
         async with migrated_database(resolved) as db:
             await required_vendor(db, check_vendor_id(vendor_id))
-            keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+            keyring = await open_keyring(db, resolved)
             secret = await new_webhook_secret(SqlSecretStore(db, keyring), vendor_id)
             rotated = AuditEvent(
                 Kind.security, "vendor.webhook.secret", datetime.now(UTC).timestamp(),

@@ -15,13 +15,12 @@ from typing import Annotated
 
 import typer
 
-from phigate.adapters.kms import Keyring, master_key_from_settings
-from phigate.adapters.sql import Database, SqlDataKeyStore
+from phigate.adapters.sql import Database
 from phigate.adapters.sql.vendor_evidence import journal
 from phigate.adapters.sql.vendor_risk import SqlVendorRisk
 from phigate.adapters.sql.vendors import SqlVendorRegistry
 from phigate.admin.vendor_audit import audit_changes, store_sink
-from phigate.cli.store import migrated_database
+from phigate.cli.store import migrated_database, open_keyring
 from phigate.settings import ResolvedSettings
 from phigate.settings.vendors import VendorSettings
 from phigate.types import VendorId
@@ -56,7 +55,7 @@ def actor() -> str:
 async def risk_registry(resolved: ResolvedSettings) -> AsyncIterator[tuple[Database, SqlVendorRisk]]:
     """The migrated store and the vendor risk registry, its sealed columns opened with the master key."""
     async with migrated_database(resolved) as db:
-        keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+        keyring = await open_keyring(db, resolved)
         with journal() as changes:  # every change the command makes goes to the audit trail once it is done
             yield db, SqlVendorRisk(db, keyring)
         if changes:

@@ -8,15 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from phigate.adapters.kms import Keyring, master_key_from_settings
-from phigate.adapters.sql import SqlDataKeyStore
 from phigate.adapters.sql.clients import SqlClientRegistry
 from phigate.adapters.sql.vendor_notices import SqlVendorNotices
 from phigate.adapters.sql.vendor_reviews import SqlAccessReviews
 from phigate.adapters.sql.vendor_usage import SqlAuditUsage
 from phigate.cli.notices import reminders_view, render_reminders
 from phigate.cli.output import emit, fail
-from phigate.cli.store import ConfigOption, JsonOption, migrated_database, run_with_settings
+from phigate.cli.store import ConfigOption, JsonOption, migrated_database, open_keyring, run_with_settings
 from phigate.cli.vendor_lifecycle import lifecycle_view
 from phigate.cli.vendor_records import render_standing, vendor_view
 from phigate.cli.vendor_registry import VendorArg, required_vendor, risk_registry
@@ -86,7 +84,7 @@ def reminders_command(
 
     async def work(resolved: ResolvedSettings) -> dict[str, Any]:
         async with migrated_database(resolved) as db:
-            keyring = await Keyring.open(SqlDataKeyStore(db), master_key_from_settings(resolved))
+            keyring = await open_keyring(db, resolved)
             return await reminders_view(resolved, db, keyring, datetime.now(UTC), send=send)
 
     view = run_with_settings(config, work)

@@ -59,8 +59,8 @@ def vendor_report(
     mine = {c.client_id for c in clients}
     review = next((r for r in reversed(reviews) if any(i.client_id in mine for i in r.items)), None)
     sent = {n.key: n.sent_at for n in notices}
+    alerted = sent.get(review_overdue_key(review.id)) if review is not None else None
     if review is not None and review.overdue(now):
-        alerted = sent.get(review_overdue_key(review.id))
         note = f" (alerted {alerted.isoformat()})" if alerted is not None else ""
         alerts.append(f"access review {review.id} overdue since {review.due_on.isoformat()}{note}")
     return {
@@ -98,7 +98,7 @@ def vendor_report(
             if n.vendor_id == dossier.vendor_id
         ],
         "incidents": incidents,
-        "last_review": None if review is None else _review(review, now, sent),
+        "last_review": None if review is None else review.summary(now, alerted),
         "trail": [dict(e) for e in events],
     }
 
@@ -132,19 +132,6 @@ def _incidents(dossier: Dossier, now: datetime) -> tuple[list[dict[str, Any]], l
             }
         )
     return views, alerts
-
-
-def _review(review: AccessReview, now: datetime, sent: Mapping[str, datetime]) -> dict[str, Any]:
-    alerted = sent.get(review_overdue_key(review.id))
-    return {
-        "id": review.id,
-        "started_at": review.started_at.isoformat(),
-        "due_on": review.due_on.isoformat(),
-        "open": review.open,
-        "overdue": review.overdue(now),
-        "alerted_at": alerted.isoformat() if alerted is not None else None,
-        "pending": review.pending,
-    }
 
 
 def _evidence(item: Evidence, rules: VendorSettings) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from phigate.policy.scopes import ScopeSet
 from phigate.settings.contracts import ContractsSettings
@@ -71,6 +72,18 @@ class AccessReview:
     @property
     def pending(self) -> int:
         return sum(1 for item in self.items if item.decision is Decision.pending)
+
+    def summary(self, now: datetime, alerted_at: datetime | None) -> dict[str, Any]:
+        """The campaign at a glance (JSON-ready), as ``review list`` and the vendor report show it."""
+        return {
+            "id": self.id,
+            "started_at": self.started_at.isoformat(),
+            "due_on": self.due_on.isoformat(),
+            "open": self.open,
+            "overdue": self.overdue(now),
+            "alerted_at": alerted_at.isoformat() if alerted_at is not None else None,
+            "pending": self.pending,
+        }
 
 
 def start_review(
